@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# kioskapp developer entry point: the README's two commands.
+#   bash dev.sh run    set up, then run the kiosk against the built-in simulators
+#   bash dev.sh test   set up, then run every check and the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${KIOSKAPP_VENV:-.venv}
+PY=${PYTHON:-python3.11}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+    # Install Debian packages that are missing; quiet when all are present.
+    local missing=()
+    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if ((${#missing[@]})); then
+        echo "dev.sh: installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+setup() {
+    if ! command -v "$PY" >/dev/null; then
+        echo "dev.sh: $PY not found; install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)" >&2
+        exit 1
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        if ! "$PY" -m venv "$VENV" 2>/dev/null; then
+            apt_install python3-venv
+            rm -rf "$VENV"; "$PY" -m venv "$VENV"
+        fi
+    fi
+    # Re-install only when the project's declared dependencies changed.
+    local stamp="$VENV/.kioskapp-installed" want
+    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        "$VENV/bin/python" -m pip install -q --upgrade pip
+        "$VENV/bin/python" -m pip install -q -e ".[test,dev]"
+        echo "$want" > "$stamp"
+    fi
+}
+
+cmd_run() {
+    setup
+    exec "$VENV/bin/kioskapp" --simulate "$@"
+}
+
+cmd_test() {
+    setup
+    local bin="$VENV/bin"
+    echo "== ruff";          "$bin/ruff" check kioskapp tests bench
+    echo "== ruff format";   "$bin/ruff" format --check kioskapp tests bench
+    echo "== mypy";          "$bin/mypy"
+    echo "== import contracts"; "$bin/lint-imports"
+    echo "== pytest"
+    local rc=0
+    QT_QPA_PLATFORM=offscreen "$bin/python" -m pytest "$@" || rc=$?
+    if [ "$rc" = 5 ]; then echo "dev.sh: pytest collected no tests: that is a failure" >&2; exit 1; fi
+    exit "$rc"
+}
+
+case "${1:-}" in
+    run)  shift; cmd_run "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    *) echo "usage: bash dev.sh run|test [args]" >&2; exit 2 ;;
+esac

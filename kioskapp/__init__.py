@@ -1,0 +1,3 @@
+"""kioskapp: software for unattended self-service kiosks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from kioskapp.cli import main
+
+raise SystemExit(main())

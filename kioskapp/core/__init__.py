@@ -1,0 +1,1 @@
+"""Qt-free core: money, clock, the customer flow, journal, recovery, receipts."""

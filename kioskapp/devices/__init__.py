@@ -1,0 +1,1 @@
+"""Qt-free async clients: one per vendor API, plus the callback receiver."""

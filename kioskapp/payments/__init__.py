@@ -1,0 +1,1 @@
+"""Qt-free payment methods behind one interface."""

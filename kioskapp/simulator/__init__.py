@@ -1,0 +1,1 @@
+"""Faithful HTTP simulators of every vendor API, with a control API."""

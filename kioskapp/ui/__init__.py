@@ -1,0 +1,1 @@
+"""Qt widgets: the customer screens and maintenance mode."""
