@@ -115,7 +115,15 @@ class ControlledClock:
         """Move time forward and run every timer that became due, in order."""
         if seconds < 0:
             raise ValueError("time cannot go backwards")
-        self._offset += seconds
+        target = self.monotonic() + seconds
+        # Step through each deadline so a timer armed by a timer sees the time
+        # its parent fired at, exactly as it would in real time.
+        while self._timers and self._timers[0][0] <= target:
+            deadline = self._timers[0][0]
+            if deadline > self.monotonic():
+                self._offset += deadline - self.monotonic()
+            self._run_due()
+        self._offset += max(0.0, target - self.monotonic())
         self._run_due()
 
     def _run_due(self) -> None:

@@ -33,6 +33,7 @@ Design
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import re
 from collections.abc import Mapping
@@ -535,19 +536,21 @@ def loads_json(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
-def dumps_json(obj: object) -> str:
+def dumps_json(obj: object, *, allow_float: bool = False) -> str:
     """Compact JSON for dict/list/tuple/str/int/bool/None/Decimal; anything else is a TypeError.
 
     Decimals are written in exact plain notation (``12.34``, ``0.00000001``,
-    never ``1E+3``); non-finite Decimals raise ValueError. Floats and Money are
-    refused: convert amounts with a vendor's ``to_*`` function first.
+    never ``1E+3``); non-finite Decimals raise ValueError. Money is refused:
+    convert amounts with a vendor's ``to_*`` function first. Floats are refused
+    too, unless ``allow_float`` says the payload carries non-money floats
+    (durations, timestamps), as the simulators' state reports do.
     """
     parts: list[str] = []
-    _encode(obj, parts, set())
+    _encode(obj, parts, set(), allow_float)
     return "".join(parts)
 
 
-def _encode(obj: object, out: list[str], active: set[int]) -> None:
+def _encode(obj: object, out: list[str], active: set[int], allow_float: bool) -> None:
     if obj is None:
         out.append("null")
     elif obj is True:
@@ -578,16 +581,18 @@ def _encode(obj: object, out: list[str], active: set[int]) -> None:
                     out.append(",")
                 out.append(json.dumps(key))
                 out.append(":")
-                _encode(item, out, active)
+                _encode(item, out, active, allow_float)
             out.append("}")
         else:
             out.append("[")
             for index, item in enumerate(obj):
                 if index:
                     out.append(",")
-                _encode(item, out, active)
+                _encode(item, out, active, allow_float)
             out.append("]")
         active.discard(marker)
+    elif isinstance(obj, float) and allow_float and math.isfinite(obj):
+        out.append(float.__repr__(obj))
     elif isinstance(obj, float):
         raise TypeError(f"float {obj!r} is not allowed in money-safe JSON: use Decimal or int")
     else:

@@ -1009,3 +1009,13 @@ def test_decimal_written_in_plain_notation(value: Decimal) -> None:
     text = dumps_json(value)
     assert "e" not in text.lower()
     assert Decimal(text) == value
+
+
+def test_dumps_json_writes_floats_only_when_allowed() -> None:
+    with pytest.raises(TypeError, match="float"):
+        dumps_json({"ttl_s": 90.5})
+    assert dumps_json({"ttl_s": 90.5, "amount": Decimal("10.50")}, allow_float=True) == (
+        '{"ttl_s":90.5,"amount":10.50}'
+    )
+    with pytest.raises(TypeError):
+        dumps_json({"x": float("nan")}, allow_float=True)
