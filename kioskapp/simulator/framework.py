@@ -30,7 +30,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, TypeVar
 
@@ -452,7 +452,11 @@ class FaultInjector:
 # Outgoing device callbacks
 # ---------------------------------------------------------------------------
 
-CALLBACK_MODES: Final = ("normal", "drop", "duplicate", "delay", "hold")
+# bad_signature: a signed webhook goes out with a wrong signature (the receiver must refuse it).
+CALLBACK_MODES: Final = ("normal", "drop", "duplicate", "delay", "hold", "bad_signature")
+
+#: Computes a webhook's signature headers from its exact body bytes.
+Signer = Callable[[bytes], Mapping[str, str]]
 
 
 @dataclass
@@ -472,6 +476,8 @@ class CallbackRecord:
     created_at: Decimal
     mode: str
     fate: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
     copies: int = 1
     delivered: int = 0
     status: int | None = None
@@ -558,9 +564,24 @@ class CallbackDispatcher:
         return mode
 
     # -- sending ------------------------------------------------------------
-    def send(self, service: str, url: str | None, payload: JsonObject) -> CallbackRecord:
-        """Record a callback and deliver it according to the current mode."""
-        event = str(payload.get("event", ""))
+    def send(
+        self,
+        service: str,
+        url: str | None,
+        payload: JsonObject,
+        *,
+        event: str | None = None,
+        signer: Signer | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> CallbackRecord:
+        """Record a callback and deliver it according to the current mode.
+
+        ``event`` names it in the log (default: the payload's ``event`` or ``type``).
+        Webhooks pass a ``signer``: the body is serialised once, signed, and
+        every copy (duplicates too) carries the same bytes and headers.
+        """
+        event = event or str(payload.get("event") or payload.get("type") or "")
+        body = json_dumps(payload).encode()
         record = CallbackRecord(
             seq=next(self._seq),
             service=service,
@@ -570,6 +591,8 @@ class CallbackDispatcher:
             created_at=sim_time(self._clock),
             mode="normal",
             fate="pending",
+            body=body,
+            headers=dict(headers or {}),
         )
         self._records.append(record)
         if len(self._records) > self._max_log:
@@ -581,6 +604,9 @@ class CallbackDispatcher:
             record.fate, record.error = "failed", "simulator stopping"
             return record
         record.mode = self._take_mode()
+        if signer is not None:
+            signed = body + b"tampered" if record.mode == "bad_signature" else body
+            record.headers = {**record.headers, **signer(signed)}
         if record.mode == "drop":
             record.fate = "dropped"
             log.info("callback %s #%d dropped (mode drop)", event, record.seq)
@@ -646,8 +672,12 @@ class CallbackDispatcher:
         try:
             response = await self._http.post(
                 url,
-                content=json_dumps(record.payload).encode(),
-                headers={"Content-Type": "application/json", "User-Agent": "kioskapp-sim"},
+                content=record.body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "kioskapp-sim",
+                    **record.headers,
+                },
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             record.fate, record.error = "failed", f"{type(exc).__name__}: {exc}"

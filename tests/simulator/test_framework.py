@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from decimal import Decimal
@@ -353,3 +354,42 @@ async def test_requests_are_logged_without_tokens(
     assert lines[0] == "GET /tecalis/api/session/bill-reader/status 200"
     assert session.session_token is not None
     assert all(session.session_token not in r.getMessage() for r in caplog.records)
+
+
+async def test_signed_webhooks_duplicates_and_bad_signatures(clock: ControlledClock) -> None:
+    """Webhook bodies are signed once; copies are byte-identical; bad_signature mode forges."""
+    import hashlib
+    import hmac
+
+    from kioskapp.devices.callbacks import CallbackReceiver as KioskReceiver
+    from kioskapp.devices.callbacks import InboundCallback
+    from kioskapp.simulator.framework import CallbackDispatcher
+
+    def sign(body: bytes) -> dict[str, str]:
+        return {"X-Signature": hmac.new(b"secret", body, hashlib.sha256).hexdigest()}
+
+    got: list[InboundCallback] = []
+    arrived = asyncio.Event()
+
+    async def record(cb: InboundCallback) -> str:
+        got.append(cb)
+        arrived.set()
+        return "ok"
+
+    dispatcher = CallbackDispatcher(clock)
+    async with KioskReceiver(port=0) as rx:
+        rx.add_route("/hook", record, parse_json=False)
+        url = rx.url_for("/hook")
+        dispatcher.set_mode("duplicate", count=1)
+        dispatcher.send("komoju", url, {"type": "payment.updated", "amount": 1000}, signer=sign)
+        dispatcher.set_mode("bad_signature", count=1)
+        dispatcher.send("komoju", url, {"type": "payment.updated", "amount": 2000}, signer=sign)
+        await dispatcher.drain()
+        await dispatcher.aclose()
+    assert len(got) == 3
+    first, copy, forged = got
+    assert first.body == copy.body
+    assert first.headers["X-Signature"] == sign(first.body)["X-Signature"]
+    assert copy.headers["X-Signature"] == first.headers["X-Signature"]
+    assert forged.headers["X-Signature"] != sign(forged.body)["X-Signature"]
+    assert [r.event for r in dispatcher.records()] == ["payment.updated", "payment.updated"]
