@@ -37,13 +37,20 @@ def transport_error(exc: httpx.TransportError, *, service: str, what: str) -> Se
     return ServiceUnavailable(f"{what}: {type(exc).__name__}: {exc}", service=service)
 
 
-def decode_json(body: bytes, *, service: str, what: str, status: int | None = None) -> Any:
-    """Parse a response body as JSON with exact decimals, or raise :class:`ProtocolError`."""
+def decode_json(
+    body: bytes, *, service: str, what: str, status: int | None = None, preview: bool = True
+) -> Any:
+    """Parse a response body as JSON with exact decimals, or raise :class:`ProtocolError`.
+
+    The error quotes the body's first bytes unless ``preview`` is off (answers
+    that may carry secrets).
+    """
     try:
         return loads_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        shown = _preview(body) if preview else f"{len(body)} bytes"
         raise ProtocolError(
-            f"{what}: answer is not valid JSON ({_preview(body)})", service=service, status=status
+            f"{what}: answer is not valid JSON ({shown})", service=service, status=status
         ) from exc
 
 

@@ -22,6 +22,9 @@ and what we assume where it is silent, all in this one module:
 - (assumed) Bill-reader status ``{"state","escrow":{"amount","since"}|null,
   "stacked_total"}``, ``stacked_total`` counted since ``bill-reader/open``;
   the ``bill.escrow`` callback's ``timestamp`` equals that note's ``since``.
+- (assumed) The PIN pad is one device whatever the session: ``tpv/status``
+  reports the current or last payment until the next ``tpv/prepare``, and a
+  payment already processing outlives the session that started it.
 - (assumed) Callbacks ``{"event","session_id","request_id","timestamp",...}``
   with events ``bill.escrow|bill.stacked|bill.returned|bill.jam|bill.full|
   tpv.status|tpv.result``; they can be lost, doubled, late or out of order.
@@ -44,8 +47,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +89,7 @@ from kioskapp.devices.tecalis_models import (
     EventSource,
     KioskStatus,
     NoteEscrowed,
+    NoteOutcomeUnknown,
     NoteReturned,
     NoteStacked,
     PrinterStatus,
@@ -104,6 +109,9 @@ log = logging.getLogger(__name__)
 
 TokenLevel = Literal["none", "integrator", "session"]
 RestartableDevice = Literal["printer", "dispenser", "scanner"]
+
+#: Answers that carry tokens: never quoted in error messages.
+_TOKEN_PATHS = frozenset({"/api/auth", "/api/session/start"})
 
 #: 401 codes after which a fresh token and one repetition of the request are due.
 _RENEWABLE_AUTH_CODES = frozenset({"token_expired", "session_closed", "token_invalid"})
@@ -168,6 +176,10 @@ class DeviceOffline(ApiError):
     retryable = False
 
 
+class NoSession(ServiceError):
+    """No session is open and this call may not open one (e.g. a poll racing a close)."""
+
+
 _CODE_ERRORS: dict[str, type[ApiError]] = {
     "session_already_open": SessionAlreadyOpen,
     "bill_reader_jammed": BillReaderJammed,
@@ -204,8 +216,13 @@ def api_error(status: int, body: object) -> ApiError:
     return cls(message, service=SERVICE, status=status, code=code, request_id=request_id)
 
 
-def parse_answer(status: int, body: bytes, *, what: str) -> Mapping[str, Any]:
-    """Turn one HTTP answer into its JSON object or the typed error it stands for."""
+def parse_answer(
+    status: int, body: bytes, *, what: str, sensitive: bool = False
+) -> Mapping[str, Any]:
+    """Turn one HTTP answer into its JSON object or the typed error it stands for.
+
+    ``sensitive`` answers (they carry tokens) are never quoted in errors.
+    """
     if status >= 400:
         try:
             decoded: object = decode_json(body, service=SERVICE, what=what, status=status)
@@ -214,7 +231,7 @@ def parse_answer(status: int, body: bytes, *, what: str) -> Mapping[str, Any]:
         raise api_error(status, decoded)
     if not 200 <= status < 300:
         raise ProtocolError(f"{what}: unexpected HTTP {status}", service=SERVICE, status=status)
-    data = decode_json(body, service=SERVICE, what=what, status=status)
+    data = decode_json(body, service=SERVICE, what=what, status=status, preview=not sensitive)
     f = Fields(data, service=SERVICE, what=what)
     if not is_true(f.data.get("success")):
         err = api_error(status, data)
@@ -285,10 +302,20 @@ def token_expiry(token: str, *, what: str) -> float:
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise ProtocolError(f"{what}: token has no numeric 'exp' claim", service=SERVICE)
-    return float(exp)
+    try:
+        value = float(exp)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ProtocolError(f"{what}: token 'exp' claim is not a finite time", service=SERVICE)
+    return value
 
 
 # -- event derivation (pure: no I/O, tested directly) ---------------------------
+
+
+#: Bill-reader states in which a note that left escrow is settled: stacked or back out.
+_SETTLED_STATES = frozenset({"ready", "closed", "idle", "full"})
 
 
 class BillReaderTracker:
@@ -296,7 +323,9 @@ class BillReaderTracker:
 
     A note is identified by its escrow ``since`` time, so the same snapshot
     seen twice, or a callback for something a poll already revealed, yields
-    nothing new.
+    nothing new. A note that left escrow while the reader is stacking, jammed
+    or in an unknown state stays pending until a later snapshot settles it:
+    it is never guessed to be returned.
     """
 
     def __init__(self, currency: str) -> None:
@@ -308,69 +337,119 @@ class BillReaderTracker:
         self.stacked_total = Money.zero(self.currency)
         self.state: str = "idle"
         self.rejecting = False
+        self.accepting = False
         self.return_hint: ReturnReason | None = None
 
     def apply(self, status: BillReaderStatus) -> list[dict[str, Any]]:
         """Compare ``status`` with what is known; return the new events as kwargs."""
         events: list[dict[str, Any]] = []
-        old = self.escrow
-        new = status.escrow
-        stacked_delta = status.stacked_total - self.stacked_total
+        old, new, total = self.escrow, status.escrow, status.stacked_total
+        if total < self.stacked_total:
+            # The device counts from zero again (a fresh bill-reader open).
+            self.stacked_total = Money.zero(self.currency)
+        stacked_delta = total - self.stacked_total
+        pending: EscrowNote | None = None
         if old is not None and (new is None or new.since != old.since):
-            if status.state == "jammed" and new is None:
-                pass  # reported below as a jam with its stuck note
-            elif stacked_delta >= old.amount:
-                events.append(
-                    {
-                        "type": NoteStacked,
-                        "amount": old.amount,
-                        "stacked_total": status.stacked_total,
-                    }
-                )
+            if stacked_delta >= old.amount:
+                events.append({"type": NoteStacked, "amount": old.amount, "stacked_total": total})
                 stacked_delta -= old.amount
-            else:
-                reason: ReturnReason = (
-                    "rejected" if self.rejecting else (self.return_hint or "timeout")
+                self._settled()
+            elif status.state in _SETTLED_STATES or new is not None:
+                events.append(
+                    {"type": NoteReturned, "amount": old.amount, "reason": self._return_reason()}
                 )
-                events.append({"type": NoteReturned, "amount": old.amount, "reason": reason})
-            self.rejecting = False
-            self.return_hint = None
+                self._settled()
+            else:
+                pending = old  # stacking, jammed or unknown: not decided yet
         if stacked_delta.minor > 0:
             # Stacked without us seeing the escrow (e.g. after a restart): still money taken.
-            events.append(
-                {
-                    "type": NoteStacked,
-                    "amount": stacked_delta,
-                    "stacked_total": status.stacked_total,
-                }
-            )
+            events.append({"type": NoteStacked, "amount": stacked_delta, "stacked_total": total})
         if new is not None and (old is None or new.since != old.since) and status.state != "jammed":
             events.append({"type": NoteEscrowed, "amount": new.amount, "since": new.since})
         faults = ("jammed", "full")
         if status.state != self.state and (status.state in faults or self.state in faults):
             # Into or out of a fault: the flow must stop or may resume taking notes.
-            stuck = new.amount if (status.state == "jammed" and new is not None) else None
+            inside = new or pending
+            stuck = inside.amount if (status.state == "jammed" and inside is not None) else None
             events.append({"type": BillReaderChanged, "state": status.state, "stuck_note": stuck})
-        self.escrow = new
-        self.stacked_total = status.stacked_total
+        self.escrow = new if new is not None else pending
+        self.stacked_total = total
         self.state = status.state
         return events
 
+    def accepted(self, answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The device answered an accept with success: the note in escrow is stacked."""
+        self.accepting = False
+        note = self.escrow
+        if note is None:
+            return []  # a poll already reported it
+        total = self.stacked_total + note.amount
+        with contextlib.suppress(ProtocolError):
+            fields = Fields(answer, service=SERVICE, what="bill-reader accept")
+            if fields.has("stacked_total"):
+                total = parse_amount(fields, "stacked_total", self.currency)
+        self.escrow = None
+        self.stacked_total = total
+        self._settled()
+        return [{"type": NoteStacked, "amount": note.amount, "stacked_total": total}]
+
+    def session_ended(self) -> list[dict[str, Any]]:
+        """The session is gone; say what became of a note that was in escrow."""
+        note, self.escrow = self.escrow, None
+        if note is None:
+            return []
+        if self.accepting or self.state not in _SETTLED_STATES | {"escrow"}:
+            # An accept whose answer was lost, or a jam: only staff can tell.
+            event = {"type": NoteOutcomeUnknown, "amount": note.amount, "reason": "session_ended"}
+        else:
+            event = {"type": NoteReturned, "amount": note.amount, "reason": "session_ended"}
+        self.reset()
+        return [event]
+
+    def _return_reason(self) -> ReturnReason:
+        if self.rejecting:
+            return "rejected"
+        if self.return_hint is not None:
+            return self.return_hint
+        return "unknown" if self.state == "jammed" else "timeout"
+
+    def _settled(self) -> None:
+        self.rejecting = False
+        self.accepting = False
+        self.return_hint = None
+
 
 class TpvTracker:
-    """Derives PIN-pad events from successive status snapshots of one payment."""
+    """Derives PIN-pad events from successive status snapshots of one payment.
+
+    Until the device confirms the prepare (its answer, or an active state in a
+    status), a final or idle state may belong to an earlier payment and is not
+    taken as this payment's result.
+    """
 
     def __init__(self) -> None:
         self.active = False
+        self.confirmed = False
         self.state: str | None = None
 
     def start(self) -> None:
         self.active = True
+        self.confirmed = False
         self.state = None
+
+    def confirm(self) -> None:
+        """The device accepted the prepare: whatever a poll concluded meanwhile, follow it."""
+        self.active = True
+        self.confirmed = True
 
     def apply(self, status: TpvStatus) -> list[dict[str, Any]]:
         if not self.active:
             return []
+        if not self.confirmed:
+            if status.is_final or status.state in ("idle", "unknown"):
+                self.active = False  # the prepare never took: nothing of ours runs
+                return []
+            self.confirmed = True
         events: list[dict[str, Any]] = []
         if status.state != self.state:
             self.state = status.state
@@ -461,6 +540,9 @@ class TecalisClient:
         self._events: asyncio.Queue[DeviceEvent] = asyncio.Queue()
         self._seq = 0
         self._seen_callbacks: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        # Sessions this client opened: a late callback of an earlier one still counts.
+        self._session_ids: deque[str] = deque(maxlen=8)
+        self._callback_lock = asyncio.Lock()
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------
@@ -475,6 +557,8 @@ class TecalisClient:
         if self._closed:
             return
         self._closed = True
+        async with self._callback_lock:  # let a callback being handled finish
+            pass
         await self._stop_watch()
         if self._session_token is not None:
             try:
@@ -516,7 +600,9 @@ class TecalisClient:
             self.health.record_error(err, self.clock.time())
             raise err from exc
         try:
-            data = parse_answer(resp.status_code, resp.content, what=what)
+            data = parse_answer(
+                resp.status_code, resp.content, what=what, sensitive=path in _TOKEN_PATHS
+            )
         except ServiceError as err:
             self.health.record_error(err, self.clock.time())
             raise
@@ -533,11 +619,15 @@ class TecalisClient:
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         safe: bool,
+        may_open: bool = True,
     ) -> Mapping[str, Any]:
-        """One API call with the right token; renews an expired token once; retries if safe."""
+        """One API call with the right token; renews an expired token once; retries if safe.
+
+        ``may_open=False`` (status polls): never open a session for this call.
+        """
 
         async def attempt() -> Mapping[str, Any]:
-            token = await self._token_for(level)
+            token = await self._token_for(level, may_open=may_open)
             try:
                 return await self._send(
                     method, path, what=what, token=token, body=body, timeout=timeout
@@ -556,12 +646,12 @@ class TecalisClient:
             attempt, policy=self._retry if safe else NO_RETRY, clock=self.clock, what=what
         )
 
-    async def _token_for(self, level: TokenLevel) -> str | None:
+    async def _token_for(self, level: TokenLevel, *, may_open: bool = True) -> str | None:
         if level == "none":
             return None
         if level == "integrator":
             return await self._integrator()
-        return await self._session_bearer()
+        return await self._session_bearer(may_open=may_open)
 
     async def _renew(self, level: TokenLevel, *, reason: str, stale: str | None) -> str:
         if level == "integrator":
@@ -571,11 +661,13 @@ class TecalisClient:
             return await self._integrator()
         async with self._session_lock:
             if self._session_token == stale and self._session_token is not None:
-                # The device ended that session (expired or closed): forget it.
-                self._forget_session()
+                # The device ended that session (expired): forget it, keep
+                # following a card payment (the PIN pad outlives the session).
+                self._forget_session(keep_payment=True)
                 await self._open_session(reason=reason)
         token = self._session_token
-        assert token is not None
+        if token is None:
+            raise NoSession("the session was closed meanwhile", service=SERVICE)
         return token
 
     # -- auth and session -----------------------------------------------------
@@ -657,10 +749,13 @@ class TecalisClient:
             await self._close_leftover()
             return await self._open_session(reason="refresh")
 
-    async def _session_bearer(self) -> str:
+    async def _session_bearer(self, *, may_open: bool = True) -> str:
+        if not may_open and self._session is None:
+            raise NoSession("no session is open", service=SERVICE)
         await self.ensure_session()
         token = self._session_token
-        assert token is not None
+        if token is None:
+            raise NoSession("the session was closed meanwhile", service=SERVICE)
         return token
 
     async def _close_leftover(self) -> None:
@@ -675,17 +770,15 @@ class TecalisClient:
             log.info("previous Tecalis session already ended (%s)", exc.code)
         self._forget_session()
 
-    def _forget_session(self) -> None:
-        if self._bill.escrow is not None:
-            # The device hands a note back when its session ends.
-            note, self._bill.escrow = self._bill.escrow, None
-            self._emit(NoteReturned, "client", amount=note.amount, reason="session_ended")
+    def _forget_session(self, *, keep_payment: bool = False) -> None:
+        for event in self._bill.session_ended():
+            self._emit(event.pop("type"), "client", **event)
         self._session = None
         self._session_token = None
         self._store.save(None)
         self._bill_open = False
-        self._bill.reset()
-        self._tpv.active = False
+        if not keep_payment:
+            self._tpv.active = False
 
     async def _open_session(self, *, reason: str) -> SessionInfo:
         body: dict[str, Any] = {"record": self._record}
@@ -728,6 +821,7 @@ class TecalisClient:
             request_id=f.opt_text("request_id"),
         )
         self._store.save(token)
+        self._session_ids.append(info.session_id)
         had_session = reason != "start"
         self._session, self._session_token = info, token
         log.info("Tecalis session %s open (%s)", info.session_id, reason)
@@ -769,11 +863,9 @@ class TecalisClient:
             "POST", "/api/session/bill-reader/open", level="session", what="bill-reader open",
             body=body, safe=False,
         )  # fmt: skip
-        if not self._bill_open:
-            self._bill.reset()
         self._bill_open = True
         self._ensure_watch()
-        await self.poll_now()
+        await self._poll_quietly()
 
     async def bill_reader_status(self) -> BillReaderStatus:
         data = await self._call(
@@ -783,14 +875,27 @@ class TecalisClient:
         return BillReaderStatus.parse(data, self.currency)
 
     async def accept_note(self) -> None:
-        """Stack the note in escrow. Never repeated blindly: on a timeout, ask the status."""
+        """Stack the note in escrow. Never repeated blindly: on a timeout, ask the status.
+
+        A success answer is reported as :class:`NoteStacked` at once; after an
+        answer that never came, the note's fate stays open until a status
+        settles it (or :class:`NoteOutcomeUnknown` if the session ends first).
+        """
+        self._bill.accepting = True
         try:
-            await self._call(
+            answer = await self._call(
                 "POST", "/api/session/bill-reader/accept", level="session",
                 what="bill-reader accept", safe=False,
             )  # fmt: skip
-        finally:
+        except ServiceError as exc:
+            if isinstance(exc, ApiError) and not exc.retryable:
+                self._bill.accepting = False  # a definite refusal: nothing was stacked
             await self._poll_quietly()
+            raise
+        async with self._poll_lock:
+            for ev in self._bill.accepted(answer):
+                self._emit(ev.pop("type"), "client", **ev)
+        await self._poll_quietly()
 
     async def reject_note(self) -> None:
         """Give the note in escrow back to the customer."""
@@ -809,29 +914,43 @@ class TecalisClient:
     async def close_bill_reader(self) -> None:
         """Stop taking notes (a note still in escrow is returned by the device)."""
         self._bill.rejecting = True
-        await self._call(
-            "POST", "/api/session/bill-reader/close", level="session",
-            what="bill-reader close", safe=True,
-        )  # fmt: skip
-        await self._poll_quietly()
+        try:
+            await self._call(
+                "POST", "/api/session/bill-reader/close", level="session",
+                what="bill-reader close", safe=True,
+            )  # fmt: skip
+            await self._poll_quietly()
+        finally:
+            self._bill.rejecting = False
+        # Only once the device confirmed: until then the reader may still take notes.
         self._bill_open = False
-        self._bill.rejecting = False
         await self._maybe_stop_watch()
 
     # -- PIN pad (TPV) --------------------------------------------------------
     async def tpv_prepare(self, amount: Money) -> None:
-        """Activate the PIN pad for ``amount`` (the device gives it 2 minutes)."""
+        """Activate the PIN pad for ``amount`` (the device gives it 2 minutes).
+
+        If the answer is lost, the payment is still followed: a status showing
+        the PIN pad active makes it ours, one showing it idle means it never took.
+        """
         self._check_currency(amount)
         body: dict[str, Any] = {"amount": to_tecalis(amount)}
         if self.callback_url:
             body["callback"] = self.callback_url
-        await self._call(
-            "POST", "/api/session/tpv/prepare", level="session", what="tpv prepare",
-            body=body, safe=False,
-        )  # fmt: skip
         self._tpv.start()
         self._ensure_watch()
-        await self.poll_now()
+        try:
+            await self._call(
+                "POST", "/api/session/tpv/prepare", level="session", what="tpv prepare",
+                body=body, safe=False,
+            )  # fmt: skip
+        except ServiceError as exc:
+            if isinstance(exc, ApiError) and not exc.retryable:
+                self._tpv.active = False  # refused: no payment runs
+            raise
+        self._tpv.confirm()
+        self._ensure_watch()
+        await self._poll_quietly()
 
     async def tpv_status(self) -> TpvStatus:
         data = await self._call(
@@ -954,6 +1073,12 @@ class TecalisClient:
         Raises :class:`ProtocolError` for a payload that is not a callback.
         Duplicates and callbacks of other sessions change nothing.
         """
+        if self._closed:
+            return "ignored (client closed)"
+        async with self._callback_lock:
+            return await self._handle_callback(payload)
+
+    async def _handle_callback(self, payload: object) -> str:
         f = Fields(payload, service=SERVICE, what="callback")
         event = f.text("event")
         request_id = f.opt_text("request_id") or ""
@@ -964,8 +1089,7 @@ class TecalisClient:
         self._seen_callbacks[key] = None
         while len(self._seen_callbacks) > 512:
             self._seen_callbacks.popitem(last=False)
-        session_id = f.opt_text("session_id")
-        if self._session is None or session_id != self._session.session_id:
+        if f.opt_text("session_id") not in self._session_ids:
             return "stale (other session)"
         if event == "bill.returned":
             reason = f.opt_text("reason")
@@ -988,12 +1112,20 @@ class TecalisClient:
     async def poll_now(self, *, source: EventSource = "poll") -> None:
         """Read the status of every active device and emit what changed."""
         async with self._poll_lock:
-            if self._bill_open and self._session is not None:
-                status = await self.bill_reader_status()
+            if self._bill_open:
+                data = await self._call(
+                    "GET", "/api/session/bill-reader/status", level="session",
+                    what="bill-reader status", safe=True, may_open=False,
+                )  # fmt: skip
+                status = BillReaderStatus.parse(data, self.currency)
                 for ev in self._bill.apply(status):
                     self._emit(ev.pop("type"), source, **ev)
-            if self._tpv.active and self._session is not None:
-                tpv = await self.tpv_status()
+            if self._tpv.active:
+                data = await self._call(
+                    "GET", "/api/session/tpv/status", level="session", what="tpv status",
+                    safe=True, may_open=False,
+                )  # fmt: skip
+                tpv = TpvStatus.parse(data, self.currency)
                 for ev in self._tpv.apply(tpv):
                     self._emit(ev.pop("type"), source, **ev)
 

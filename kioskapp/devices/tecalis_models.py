@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,16 +60,23 @@ ReturnReason = Literal["rejected", "timeout", "unrecognised", "session_ended", "
 RETURN_REASONS: frozenset[str] = frozenset(("rejected", "timeout", "unrecognised"))
 
 
-def parse_amount(fields: Fields, key: str, currency: str) -> Money:
-    """A Tecalis major-unit amount field as exact :class:`Money`."""
+def parse_amount(fields: Fields, key: str, currency: str, *, positive: bool = False) -> Money:
+    """A Tecalis major-unit amount field as exact :class:`Money` (never negative)."""
     value = fields.number(key)
     try:
-        return from_tecalis(value, currency)
+        amount = from_tecalis(value, currency)
     except MoneyError as exc:
         raise ProtocolError(
             f"{fields.what}: field {key!r} is not a valid {currency} amount: {exc}",
             service=SERVICE,
         ) from exc
+    if amount.is_negative or (positive and amount.is_zero):
+        raise ProtocolError(
+            f"{fields.what}: field {key!r} should be a {'positive' if positive else 'non-negative'}"
+            f" amount, got {value}",
+            service=SERVICE,
+        )
+    return amount
 
 
 def _state(value: str, known: frozenset[str]) -> str:
@@ -104,7 +112,8 @@ class BillReaderStatus:
         escrow = None
         if escrow_f is not None:
             escrow = EscrowNote(
-                amount=parse_amount(escrow_f, "amount", currency), since=escrow_f.timestamp("since")
+                amount=parse_amount(escrow_f, "amount", currency, positive=True),
+                since=escrow_f.timestamp("since"),
             )
         stacked = (
             parse_amount(f, "stacked_total", currency)
@@ -252,12 +261,22 @@ def parse_scan(data: Any) -> ScannedImage:
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError("scan: image is not valid base64", service=SERVICE) from exc
     try:
-        with Image.open(io.BytesIO(raw)) as img:
-            img.verify()
-            if img.format != "JPEG":
-                raise ProtocolError(f"scan: image is {img.format}, not JPEG", service=SERVICE)
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        with warnings.catch_warnings():
+            # A header claiming a giant image is refused, not decoded.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as img:
+                img.verify()
+                if img.format != "JPEG":
+                    raise ProtocolError(f"scan: image is {img.format}, not JPEG", service=SERVICE)
+                width, height = img.size
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise ProtocolError(f"scan: image does not decode: {exc}", service=SERVICE) from exc
     return ScannedImage(jpeg=raw, width=width, height=height)
 
@@ -331,4 +350,15 @@ class SessionRenewed(DeviceEvent):
     """The session was replaced (planned refresh or expiry): device state of the old one is gone."""
 
     session_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteOutcomeUnknown(DeviceEvent):
+    """A note left our sight without a settled answer (accept answer lost, jam, session end).
+
+    It may be in the cash box or back with the customer: staff must check.
+    """
+
+    amount: Money
     reason: str

@@ -81,8 +81,11 @@ Everything else here is ASSUMED, and lives only in this module:
   device's jam/offline faults (not paper).
 * Across sessions the kiosk keeps its hardware state: jams, paper level,
   offline devices, the cash box, the hopper and a card in the reader position.
-  A new session resets the bill reader to ``idle`` (``stacked_total`` 0) and
-  a finished TPV payment to ``idle``.
+  A new session resets the bill reader to ``idle`` (``stacked_total`` 0).
+  The PIN pad is one device whatever the session: ``tpv/status`` reports the
+  current or last payment (state, amount, auth code, card) until the next
+  ``tpv/prepare``, so a payment that outlived its session, or the app, can
+  still be found out.
 """
 
 from __future__ import annotations
@@ -645,9 +648,6 @@ class TecalisSim(SimService):
         bill.phase, bill.amount, bill.callback = "idle", None, None
         bill.stacked_total = Decimal(0)
         bill.session_id = session_id
-        if not self._tpv.active:
-            self._tpv.state, self._tpv.amount, self._tpv.callback = "idle", None, None
-            self._tpv.auth_code, self._tpv.card, self._tpv.window_ends_at = None, None, None
 
     async def session_close(self, request: web.Request) -> web.Response:
         session = self._session(request)

@@ -574,3 +574,50 @@ async def test_logs_hold_no_tokens_or_passwords(
     assert token
     assert token not in caplog.text
     assert "integrator-secret" not in caplog.text
+
+
+# -- regressions: money stays visible across jams, expiry and closes -------------
+
+
+async def test_jammed_note_at_session_close_is_unknown_not_returned(
+    client: TecalisClient, sim_control: SimControl
+) -> None:
+    await client.open_bill_reader(eur(30))
+    await sim_control.jam_bill_reader("on_accept")
+    await sim_control.insert_note(20)
+    await next_of(client, NoteEscrowed)
+    with pytest.raises(BillReaderJammed):
+        await client.accept_note()
+    await next_of(client, BillReaderChanged)
+    await client.close_session()
+    events = client.pending_events()
+    assert [type(e).__name__ for e in events] == ["NoteOutcomeUnknown"]
+    assert events[0].amount == eur(20)  # type: ignore[attr-defined]
+
+
+async def test_card_payment_followed_across_a_session_renewal(
+    sim: Any, clock: ControlledClock, sim_control: SimControl
+) -> None:
+    async with make_client(sim, SystemClock(), poll_interval_s=3600) as c:
+        await c.tpv_prepare(eur(10))
+        await sim_control.tpv_present()
+        await sim_control.tpv_pin()  # processing: the PIN pad outlives the session
+        clock.advance(10_000)  # the device ends the session
+        await sim_control.tpv_approve()
+        await c.poll_now()  # 401 → renewal → the payment is still followed
+        done = None
+        for event in c.pending_events():
+            if isinstance(event, TpvFinished):
+                done = event
+        assert done is not None, "the approved payment was lost in the renewal"
+        assert done.status.state == "approved"
+
+
+async def test_poll_racing_a_close_does_not_open_a_session(
+    client: TecalisClient, sim_control: SimControl
+) -> None:
+    await client.open_bill_reader(eur(30))
+    await asyncio.gather(client.close_session(), client.poll_now(), return_exceptions=True)
+    await client.poll_now()
+    assert client.session is None
+    assert (await sim_control.tecalis_state())["session"] is None

@@ -216,3 +216,43 @@ def test_token_expiry_reads_exp_and_refuses_junk() -> None:
         token_expiry("not.a.jwt", what="t")
     with pytest.raises(ProtocolError, match="exp"):
         token_expiry(jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256"), what="t")
+
+
+@pytest.mark.parametrize("exp", [float("inf"), float("nan"), 10**400])
+def test_token_expiry_refuses_non_finite_exp(exp: object) -> None:
+    import base64 as b64
+    import json
+
+    def part(obj: dict[str, object]) -> str:
+        raw = json.dumps(obj)  # Infinity / NaN / a 400-digit integer, as a device might send
+        return b64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+    token = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'exp': exp})}.c2ln"
+    with pytest.raises(ProtocolError):
+        token_expiry(token, what="t")
+
+
+def test_scan_header_claiming_a_giant_image_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ProtocolError):
+        parse_scan({"image": _jpeg((40, 40))})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"state": "escrow", "escrow": {"amount": -20, "since": 1}, "stacked_total": 0},
+        {"state": "escrow", "escrow": {"amount": 0, "since": 1}, "stacked_total": 0},
+        {"state": "ready", "escrow": None, "stacked_total": -5},
+    ],
+)
+def test_negative_or_zero_note_amounts_are_refused(data: dict[str, object]) -> None:
+    with pytest.raises(ProtocolError):
+        BillReaderStatus.parse(data, EUR)
+
+
+def test_answers_carrying_tokens_are_never_quoted() -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_answer(200, b"token=eyJhbGciOiJIUzI1NiJ9.secret", what="auth", sensitive=True)
+    assert "secret" not in str(info.value)
+    assert "eyJ" not in str(info.value)

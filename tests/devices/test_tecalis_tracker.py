@@ -154,3 +154,80 @@ def test_tpv_tracker_reports_changes_and_one_final() -> None:
     assert [e["type"] for e in ev] == [TpvStateChanged, TpvFinished]
     assert t.apply(tpv("approved")) == []
     assert not t.active
+
+
+# -- regressions: a note's fate is never guessed --------------------------------
+
+
+def test_note_leaving_escrow_while_stacking_stays_pending() -> None:
+    t = BillReaderTracker(EUR)
+    t.apply(snap("escrow", (20, 1.0)))
+    assert t.apply(snap("stacking", None, 0)) == []
+    ev = t.apply(snap("ready", None, 20))
+    assert kinds(ev) == ["NoteStacked"]
+
+
+def test_jam_with_escrow_cleared_keeps_the_stuck_note() -> None:
+    t = BillReaderTracker(EUR)
+    t.apply(snap("escrow", (20, 1.0)))
+    ev = t.apply(snap("jammed", None, 0))
+    assert kinds(ev) == ["BillReaderChanged"]
+    assert ev[0]["stuck_note"] == eur(20)
+    ev = t.apply(snap("ready", None, 0))  # staff cleared it back to the customer
+    assert kinds(ev) == ["NoteReturned", "BillReaderChanged"]
+    assert ev[0]["reason"] == "unknown"
+
+
+def test_lost_accept_answer_then_session_end_is_unknown_not_returned() -> None:
+    t = BillReaderTracker(EUR)
+    t.apply(snap("escrow", (20, 1.0)))
+    t.accepting = True  # the accept was sent; its answer never came
+    ev = t.session_ended()
+    assert kinds(ev) == ["NoteOutcomeUnknown"]
+    assert ev[0]["amount"] == eur(20)
+
+
+def test_session_end_with_a_note_plainly_in_escrow_returns_it() -> None:
+    t = BillReaderTracker(EUR)
+    t.apply(snap("escrow", (20, 1.0)))
+    ev = t.session_ended()
+    assert kinds(ev) == ["NoteReturned"]
+    assert ev[0]["reason"] == "session_ended"
+
+
+def test_accept_answer_reports_the_stack_once() -> None:
+    t = BillReaderTracker(EUR)
+    t.apply(snap("escrow", (20, 1.0)))
+    ev = t.accepted({"success": True, "stacked_total": 20})
+    assert kinds(ev) == ["NoteStacked"]
+    assert t.apply(snap("ready", None, 20)) == []
+    assert t.accepted({"success": True}) == []
+
+
+def test_device_count_restart_does_not_hide_new_notes() -> None:
+    t = BillReaderTracker(EUR)
+    t.apply(snap("ready", None, 20))
+    assert t.apply(snap("ready", None, 0)) == []  # a fresh open counts from zero
+    ev = t.apply(snap("ready", None, 10))
+    assert kinds(ev) == ["NoteStacked"]
+    assert ev[0]["amount"] == eur(10)
+
+
+def test_unconfirmed_tpv_start_ignores_an_earlier_payments_result() -> None:
+    t = TpvTracker()
+    t.start()  # prepare sent, answer lost
+    assert t.apply(tpv("approved")) == []
+    assert not t.active
+    t.start()
+    assert [e["type"] for e in t.apply(tpv("waiting_card"))] == [TpvStateChanged]
+    assert t.confirmed
+
+
+def test_confirmed_prepare_follows_the_payment_even_after_a_stale_poll() -> None:
+    t = TpvTracker()
+    t.start()
+    t.apply(tpv("approved"))  # a poll raced the prepare and saw the previous payment
+    t.confirm()  # the prepare's success answer
+    ev = t.apply(tpv("waiting_card"))
+    assert [e["type"] for e in ev] == [TpvStateChanged]
+    assert t.active
