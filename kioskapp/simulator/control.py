@@ -188,6 +188,10 @@ class SimControl:
         """Callback mode and every service's event log."""
         return await self._json("GET", "/callbacks")
 
+    async def call(self, method: str, path: str, body: JsonObject | None = None) -> JsonObject:
+        """Any control route by its path below ``/_sim``, e.g. ``call("POST", "/kinetic/x")``."""
+        return await self._json(method, path, body)
+
     # -- Tecalis --------------------------------------------------------------
     async def tecalis_state(self) -> JsonObject:
         return await self._json("GET", "/tecalis/state")

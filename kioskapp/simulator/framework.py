@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import ipaddress
 import itertools
 import logging
@@ -986,7 +988,19 @@ def build_simulators(
         raise TypeError("'tecalis' must be a TecalisConfig")
     server = SimServer(clock, host, port, callback_timeout=callback_timeout)
     server.add(TecalisSim(clock, server.callbacks, tecalis_config))
+    for name in VENDOR_SIMULATORS:
+        module = importlib.import_module(f"kioskapp.simulator.{name}")
+        server.add(module.build(clock, server.callbacks))
     return server
+
+
+#: The vendor simulators besides Tecalis: each module has
+#: ``build(clock, callbacks) -> SimService``.
+VENDOR_SIMULATORS: tuple[str, ...] = tuple(
+    name
+    for name in ("cardapi", "kinetic", "komoju", "payjunction")
+    if importlib.util.find_spec(f"kioskapp.simulator.{name}") is not None
+)
 
 
 __all__ = [
