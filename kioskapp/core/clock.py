@@ -161,6 +161,11 @@ class ControlledClock:
         """How many timers are waiting (for tests that check nothing is left armed)."""
         return sum(1 for _, _, t in self._timers if not t.cancelled)
 
+    def pending_deadlines(self) -> list[float]:
+        """Seconds of clock time until each live timer, soonest first."""
+        now = self.monotonic()
+        return sorted(max(0.0, d - now) for d, _, t in self._timers if not t.cancelled)
+
     def next_deadline_in(self) -> float | None:
         """Seconds of clock time until the next live timer, or None."""
         live = [d for d, _, t in self._timers if not t.cancelled]

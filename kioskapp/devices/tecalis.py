@@ -568,6 +568,16 @@ class TecalisClient:
         if self._own_http:
             await self._http.aclose()
 
+    async def detach(self) -> None:
+        """Stop background work and drop connections, leaving the session open on the
+        device: exactly what a crash leaves behind (for crash tests)."""
+        self._closed = True
+        async with self._callback_lock:  # let a callback being handled finish
+            pass
+        await self._stop_watch()
+        if self._own_http:
+            await self._http.aclose()
+
     # -- low level ------------------------------------------------------------
     async def _send(
         self,
@@ -866,6 +876,28 @@ class TecalisClient:
         self._bill_open = True
         self._ensure_watch()
         await self._poll_quietly()
+
+    @property
+    def escrow_note(self) -> EscrowNote | None:
+        """The note this client last saw in escrow (not yet stacked or returned)."""
+        return self._bill.escrow
+
+    async def leftover_bill_reader_status(self) -> BillReaderStatus | None:
+        """After a restart: the bill reader of the session the previous run left open.
+
+        Read with that session's saved token, without opening a session; None
+        when there is no such session any more (closed or expired).
+        """
+        token = self._session_token or self._store.load()
+        if token is None:
+            return None
+        try:
+            data = await self._send(
+                "GET", "/api/session/bill-reader/status", what="bill-reader status", token=token
+            )
+        except AuthError:
+            return None
+        return BillReaderStatus.parse(data, self.currency)
 
     async def bill_reader_status(self) -> BillReaderStatus:
         data = await self._call(

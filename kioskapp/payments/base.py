@@ -31,13 +31,15 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
 from kioskapp.devices.http import ServiceHealth
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _KEY_NAMESPACE = uuid.UUID("6d2b8f4e-4a51-4c1e-9a55-2b0e4f0c7a31")
 
@@ -214,8 +216,9 @@ class PaymentMethod(ABC):
 class TaskAttempt(PaymentAttempt):
     """A :class:`PaymentAttempt` run by one owned task: implementations write ``run``.
 
-    ``run(attempt)`` pushes statuses with :meth:`publish`, calls the journal
-    through :meth:`save`, watches :attr:`cancel_requested`, and returns the
+    The record is journalled before ``run`` is called (and :attr:`journalled`
+    set). ``run(attempt)`` pushes statuses with :meth:`publish`, journals
+    changes (reference, money taken) through :meth:`save`, watches :attr:`cancel_requested`, and returns the
     final :class:`PaymentResult`. A crash inside ``run`` (a bug) becomes an
     UNKNOWN result carrying the record, never a lost payment.
     """
@@ -233,6 +236,7 @@ class TaskAttempt(PaymentAttempt):
         self._journal = journal
         self._queue: asyncio.Queue[PaymentStatus | None] = asyncio.Queue()
         self.cancel_requested = asyncio.Event()
+        self.journalled = asyncio.Event()  # the first save is done
         self._result: asyncio.Future[PaymentResult] = asyncio.get_running_loop().create_future()
         self._task = asyncio.get_running_loop().create_task(
             self._main(run), name=f"payment-{record.method}-{record.sale_id}"
@@ -272,6 +276,9 @@ class TaskAttempt(PaymentAttempt):
 
     async def _main(self, run: Callable[[TaskAttempt], Awaitable[PaymentResult]]) -> None:
         try:
+            # Rule 1, kept here for every provider: durable before anything is sent.
+            await self._journal(self.record)
+            self.journalled.set()
             result = await run(self)
         except asyncio.CancelledError:
             self._result.set_result(
@@ -312,6 +319,37 @@ class TaskAttempt(PaymentAttempt):
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+    async def next_of(
+        self,
+        source: Callable[[], Awaitable[T]],
+        timeout_s: float | None,
+        *,
+        watch_cancel: bool = True,
+    ) -> T | None:
+        """Await ``source()`` (e.g. the next device event); None if ``timeout_s`` of clock
+        time passed first or, with ``watch_cancel``, a cancel was requested."""
+        if watch_cancel and self.cancel_requested.is_set():
+            return None
+        item: asyncio.Future[T] = asyncio.ensure_future(source())
+        others: list[asyncio.Future[object]] = []
+        if watch_cancel:
+            others.append(asyncio.ensure_future(self.cancel_requested.wait()))
+        if timeout_s is not None:
+            others.append(asyncio.ensure_future(self.clock.sleep(timeout_s)))
+        every: list[asyncio.Future[Any]] = [item, *others]
+        try:
+            await asyncio.wait(every, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in every:
+                if not fut.done():
+                    fut.cancel()
+            await asyncio.gather(*every, return_exceptions=True)
+        if item.done() and not item.cancelled() and item.exception() is None:
+            return item.result()
+        if item.done() and not item.cancelled():
+            raise item.exception()  # type: ignore[misc]
+        return None
 
     async def wait_cancel_or(self, seconds: float) -> bool:
         """Wait up to ``seconds`` of clock time; True if a cancel was requested meanwhile."""

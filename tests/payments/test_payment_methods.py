@@ -69,13 +69,24 @@ async def driver(provider: str, env: SimEnv) -> AsyncIterator[Driver]:
 
 
 class Journal:
-    """Stands in for the durable journal: keeps every record it is given, in order."""
+    """Stands in for the durable journal: keeps every record it is given, in order.
 
-    def __init__(self) -> None:
+    ``crash_after_first``: the first save is recorded, then never returns, as
+    if the process died right after the journal write and before any send.
+    """
+
+    def __init__(self, *, crash_after_first: bool = False) -> None:
         self.records: list[PaymentRecord] = []
+        self.crash_after_first = crash_after_first
+        self.crashed = asyncio.Event()
+        self.saved = asyncio.Event()
 
     async def __call__(self, record: PaymentRecord) -> None:
         self.records.append(record)
+        self.saved.set()
+        if self.crash_after_first:
+            self.crashed.set()
+            await asyncio.Event().wait()
 
     @property
     def last(self) -> PaymentRecord:
@@ -83,7 +94,11 @@ class Journal:
 
 
 async def start(driver: Driver, journal: Journal | None = None) -> PaymentAttempt:
-    return await driver.method.start(driver.amount, "sale-0001", journal=journal or Journal())
+    journal = journal or Journal()
+    attempt = await driver.method.start(driver.amount, "sale-0001", journal=journal)
+    if not journal.crash_after_first:
+        await asyncio.wait_for(journal.saved.wait(), 10)
+    return attempt
 
 
 async def final(attempt: PaymentAttempt) -> tuple[PaymentResult, list[PaymentStatus]]:
@@ -105,8 +120,8 @@ def check(result: PaymentResult, expect: Expect) -> None:
 async def test_approve(driver: Driver) -> None:
     journal = Journal()
     attempt = await start(driver, journal)
-    assert journal.records, "the payment was not journalled before it started"
     assert journal.records[0].key == attempt.record.key
+    assert journal.records[0].reference is None
     await driver.approve(attempt)
     result, statuses = await final(attempt)
     check(result, Expect(Outcome.APPROVED, driver.amount))
@@ -165,8 +180,10 @@ async def test_compensating_nothing_is_not_needed(driver: Driver) -> None:
 
 
 async def test_recover_after_a_crash(driver: Driver, step: str) -> None:
-    journal = Journal()
+    journal = Journal(crash_after_first=step == "journalled")
     attempt = await start(driver, journal)
+    if journal.crash_after_first:
+        await asyncio.wait_for(journal.crashed.wait(), 10)
     expect = await driver.reach(step, attempt)
     # The app dies right here: the task is gone, nothing is cleaned up.
     await attempt.abandon()  # type: ignore[attr-defined]

@@ -78,7 +78,11 @@ class Driver(Protocol):
 
     async def reach(self, step: str, attempt: PaymentAttempt) -> Expect:
         """Drive the payment to crash point ``step`` (one of CRASH_STEPS); returns what
-        ``recover`` must report after a crash right there."""
+        ``recover`` must report after a crash right there.
+
+        The step ``"journalled"`` is played by the suite itself: the journal records
+        the first save and never returns (a crash before anything is sent); the
+        driver only returns its expectation."""
         ...
 
     async def check_compensated(self, result: PaymentResult, compensation: Compensation) -> None:
