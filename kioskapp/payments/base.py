@@ -218,9 +218,10 @@ class TaskAttempt(PaymentAttempt):
 
     The record is journalled before ``run`` is called (and :attr:`journalled`
     set). ``run(attempt)`` pushes statuses with :meth:`publish`, journals
-    changes (reference, money taken) through :meth:`save`, watches :attr:`cancel_requested`, and returns the
-    final :class:`PaymentResult`. A crash inside ``run`` (a bug) becomes an
-    UNKNOWN result carrying the record, never a lost payment.
+    changes (reference, money taken) through :meth:`save`, watches
+    :attr:`cancel_requested`, and returns the final :class:`PaymentResult`.
+    A crash inside ``run`` (a bug) becomes an UNKNOWN result carrying the
+    record, never a lost payment.
     """
 
     def __init__(
