@@ -14,6 +14,7 @@ from kioskapp.core.clock import ControlledClock, SystemClock
 from kioskapp.simulator.control import SimControl, SimControlError
 from kioskapp.simulator.framework import (
     MALFORMED_JSON_BODY,
+    VENDOR_SIMULATORS,
     SimServer,
     build_simulators,
     format_amount,
@@ -279,13 +280,12 @@ async def test_index_clock_and_reset(
     session: Tecalis, sim: SimServer, sim_control: SimControl, receiver: CallbackReceiver
 ) -> None:
     index = await sim_control.index()
-    assert index["services"] == [
-        {
-            "name": "tecalis",
-            "url": f"{sim.base_url}/tecalis",
-            "control_url": f"{sim.base_url}/_sim/tecalis/",
-        }
-    ]
+    assert index["services"][0] == {
+        "name": "tecalis",
+        "url": f"{sim.base_url}/tecalis",
+        "control_url": f"{sim.base_url}/_sim/tecalis/",
+    }
+    assert [s["name"] for s in index["services"]] == ["tecalis", *VENDOR_SIMULATORS]
     assert index["control_url"] == f"{sim.base_url}/_sim/"
     assert index["clock"]["time"] == T0
     assert index["clock"]["speed"] is None

@@ -8,6 +8,8 @@ import socket
 import httpx
 import pytest
 
+from kioskapp.simulator.framework import VENDOR_SIMULATORS
+
 from .simproc import start_sim
 
 
@@ -18,7 +20,7 @@ async def test_kioskapp_sim_prints_its_urls_and_stops_cleanly(stop_signal: int) 
         assert sim.banner[0] == "kioskapp simulators running (simulated time x2.0)"
         assert sim.banner[-1] == "Press Ctrl+C to stop."
         urls = sim.urls
-        assert set(urls) == {"tecalis", "control"}
+        assert set(urls) == {"tecalis", "control", *VENDOR_SIMULATORS}
         assert urls["tecalis"].startswith("http://127.0.0.1:")
         assert urls["tecalis"].endswith("/tecalis")
         assert urls["control"] == urls["tecalis"].removesuffix("tecalis") + "_sim/"
