@@ -4,8 +4,8 @@ One attempt = one KOMOJU session (contract and assumptions:
 :mod:`kioskapp.devices.komoju`):
 
 1. The record (key = the session's ``external_order_num`` and its
-   idempotency key) is journalled before :meth:`KomojuPayment.start` returns,
-   so before anything is sent.
+   idempotency key) is journalled before anything is sent (by
+   :class:`~kioskapp.payments.base.TaskAttempt`, before ``_run``).
 2. The session is created (repeated safely under its idempotency key), and
    its id is journalled as the record's ``reference`` BEFORE it is pushed to
    the terminal: until the push nobody can pay it.
@@ -27,12 +27,13 @@ amount asked → FAILED with what was taken (to be compensated); payment
 CANCELLED; expired or our timeout → TIMED_OUT; no session could be created →
 FAILED with nothing taken.
 
-Compensation refunds a captured payment (voids an authorized one), keyed so a
-repeat never refunds twice. Recovery reads the journalled session: no
-reference → NOT_STARTED (the session, if any, was never pushed: nothing can
-have been paid); completed and captured → APPROVED; pending → cancelled, then
-CANCELLED (DECLINED when its last payment failed); cancelled → CANCELLED;
-expired → TIMED_OUT.
+Compensation refunds a captured payment (voids an authorized one) under an
+idempotency key derived from the record's, so a repeat never refunds twice.
+Recovery reads the journalled session: no reference → NOT_STARTED (the
+session, if any, was never pushed: nothing can have been paid); completed and
+captured → APPROVED; pending → cancelled, then CANCELLED (DECLINED when its
+last payment failed); cancelled → CANCELLED; expired → TIMED_OUT; a payment
+still being authorised is followed for ``processing_grace_s``, then UNKNOWN.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from typing import Any, Literal
 
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
-from kioskapp.devices.errors import ServiceError
+from kioskapp.devices.errors import ApiError, ServiceError
 from kioskapp.devices.http import ServiceHealth
 from kioskapp.devices.komoju import (
     CancelRefused,
@@ -176,7 +177,7 @@ class KomojuPayment(PaymentMethod):
         if amount.minor <= 0:
             raise ValueError(f"amount must be positive, got {amount}")
         record = PaymentRecord.new(self.name, sale_id, attempt, amount)
-        await journal(record)  # durable before the first byte leaves
+        # TaskAttempt journals the record before _run: durable before the first byte leaves.
         return TaskAttempt(record, self._run, journal=journal, clock=self.clock)
 
     async def _run(self, att: TaskAttempt) -> PaymentResult:
@@ -214,10 +215,11 @@ class KomojuPayment(PaymentMethod):
         payment = session.payment
         if payment is None:
             return Compensation(record, "failed", amount, detail="the session has no payment")
-        key = f"{record.key}-undo"
         try:
             if payment.status == "authorized":
-                done = await self.client.cancel_payment(payment.id, idempotency_key=key)
+                done = await self.client.cancel_payment(
+                    payment.id, idempotency_key=f"{record.key}-void"
+                )
                 if done.status == "cancelled":
                     return Compensation(record, "voided", amount, reference=payment.id)
                 return Compensation(
@@ -226,7 +228,9 @@ class KomojuPayment(PaymentMethod):
                 )  # fmt: skip
             if _refunded(payment, amount):
                 return Compensation(record, "refunded", amount, reference=payment.id)
-            done = await self.client.refund_payment(payment.id, amount, idempotency_key=key)
+            done = await self.client.refund_payment(
+                payment.id, amount, idempotency_key=f"{record.key}-refund"
+            )
         except (PaymentNotRefundable, PaymentNotCancellable) as exc:
             # Perhaps an earlier compensation did it: the payment tells.
             with contextlib.suppress(ServiceError):
@@ -318,6 +322,7 @@ class _Follower:
         self.stop: tuple[Outcome, str] | None = None  # why we cancel the session
         self.declined: KomojuPaymentInfo | None = None
         self.uncancellable = False
+        self.push_refused = False  # KOMOJU refused the push: nobody was ever shown it
         self.phase: Phase | None = None
 
     def _publish(self, phase: Phase, message: str, *, cancellable: bool) -> None:
@@ -335,12 +340,11 @@ class _Follower:
             if self.att.cancel_requested.is_set():
                 self.stop = (Outcome.CANCELLED, "cancelled before the terminal showed it")
             else:
-                early = await self._push()
-                if early is not None:
-                    return early
+                await self._push()
             return await self._follow(watch)
 
-    async def _push(self) -> PaymentResult | None:
+    async def _push(self) -> None:
+        """Push the session; on failure ``self.stop`` says why it must be cancelled."""
         push = asyncio.ensure_future(self.client.push_session(self.session.id))
         cancel = asyncio.ensure_future(self.att.cancel_requested.wait())
         try:
@@ -354,19 +358,20 @@ class _Follower:
             await asyncio.gather(push, cancel, return_exceptions=True)
         if push.cancelled():
             self.stop = (Outcome.CANCELLED, "cancelled while the session was being pushed")
-            return None
+            return
         try:
             push.result()
         except SessionNotPending:
             await self._poll()  # expired or cancelled meanwhile: the session says which
-            return None
+            return
         except ServiceError as exc:
-            # Refused, or no answer: it may be on the terminal; a cancel makes sure it is not.
+            # No answer: it may be on the terminal; a cancel makes sure it is not. Refused:
+            # it never was, and the cancel only tidies up.
             log.warning("KOMOJU push of %s failed: %s", self.session.id, exc)
             self.stop = (Outcome.FAILED, f"terminal push failed: {exc}")
-            return None
+            self.push_refused = isinstance(exc, ApiError) and not exc.retryable
+            return
         self._publish("waiting_for_customer", "present a card on the terminal", cancellable=True)
-        return None
 
     async def _follow(self, watch: SessionWatch) -> PaymentResult:
         session_read = True  # self.session is fresh
@@ -391,7 +396,7 @@ class _Follower:
             if self.clock.monotonic() >= self.hard_deadline:
                 return self._end(
                     Outcome.UNKNOWN,
-                    detail=f"session {self.session.id} still open; KOMOJU would not cancel it",
+                    detail=f"session {self.session.id} neither finished nor cancelled in time",
                 )
             await self._wait(watch)
             session_read = await self._poll()
@@ -441,14 +446,11 @@ class _Follower:
             self._publish("cancelling", "cancelling the payment", cancellable=False)
         try:
             await self.client.cancel_session(self.session.id)
-        except CancelRefused as exc:
-            if not self.uncancellable:
-                log.info("KOMOJU refused to cancel %s (%s): following it", self.session.id, exc)
-            self.uncancellable = True
-            self._publish("processing", "the payment is being authorised", cancellable=False)
-            return None
         except ServiceError as exc:
-            log.warning("KOMOJU cancel of %s failed: %s; trying again", self.session.id, exc)
+            if self.push_refused:
+                log.warning("KOMOJU session %s left to expire: %s", self.session.id, exc)
+                return self._end(outcome, detail=detail)
+            self._cancel_failed(exc)
             return None
         # Cancelled: it can never be paid now. One read confirms (a payment that won the
         # race would show here); if the read fails, KOMOJU's word is enough.
@@ -460,6 +462,16 @@ class _Follower:
         if self.declined is not None and outcome is not Outcome.TIMED_OUT:
             return self._end(Outcome.DECLINED, detail="the card was declined")
         return self._end(outcome, detail=detail)
+
+    def _cancel_failed(self, exc: ServiceError) -> None:
+        """KOMOJU refused (the payment is being authorised) or did not answer: follow on."""
+        if isinstance(exc, CancelRefused):
+            if not self.uncancellable:
+                log.info("KOMOJU refused to cancel %s (%s): following it", self.session.id, exc)
+            self.uncancellable = True
+            self._publish("processing", "the payment is being authorised", cancellable=False)
+        else:
+            log.warning("KOMOJU cancel of %s failed: %s; trying again", self.session.id, exc)
 
     async def _wait(self, watch: SessionWatch) -> None:
         """Until a webhook, a cancel request or the next poll is due (clock time)."""
