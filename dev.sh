@@ -21,7 +21,14 @@ apt_install() {
     fi
 }
 
+# Fonts for receipts and screens: Noto Sans CJK covers Latin and Japanese,
+# DejaVu fills the few glyphs it lacks.
+RUNTIME_DEBS=(fonts-noto-cjk fonts-dejavu-core)
+# pdftoppm/pdfinfo: the tests read the receipts back as a printer would.
+TEST_DEBS=(poppler-utils)
+
 setup() {
+    apt_install "${RUNTIME_DEBS[@]}" "$@"
     if ! command -v "$PY" >/dev/null; then
         echo "dev.sh: $PY not found; install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)" >&2
         exit 1
@@ -48,7 +55,7 @@ cmd_run() {
 }
 
 cmd_test() {
-    setup
+    setup "${TEST_DEBS[@]}"
     local bin="$VENV/bin"
     echo "== ruff";          "$bin/ruff" check kioskapp tests bench
     echo "== ruff format";   "$bin/ruff" format --check kioskapp tests bench
