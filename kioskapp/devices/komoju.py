@@ -111,7 +111,7 @@ SERVICE: Final = "komoju"
 API: Final = "/api/v1"
 PAYMENT_TYPE: Final = "credit_card_terminal"
 #: Where the kiosk's callback receiver takes KOMOJU webhooks (register this URL at KOMOJU).
-WEBHOOK_PATH: Final = "/komoju/webhook"
+WEBHOOK_PATH: Final = "/webhooks/komoju"
 SIGNATURE_HEADER: Final = "X-Komoju-Signature"
 EVENT_HEADER: Final = "X-Komoju-Event"
 IDEMPOTENCY_HEADER: Final = "X-KOMOJU-IDEMPOTENCY"

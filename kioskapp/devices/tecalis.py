@@ -110,6 +110,9 @@ log = logging.getLogger(__name__)
 TokenLevel = Literal["none", "integrator", "session"]
 RestartableDevice = Literal["printer", "dispenser", "scanner"]
 
+#: Where the kiosk's callback receiver takes this client's device callbacks.
+CALLBACK_PATH = "/callbacks/tecalis"
+
 #: Answers that carry tokens: never quoted in error messages.
 _TOKEN_PATHS = frozenset({"/api/auth", "/api/session/start"})
 
