@@ -3,10 +3,10 @@
 The API contract (what PayJunction documents, what we assume) lives in
 :mod:`kioskapp.devices.payjunction`; this module is the payment logic on top.
 
-Journal and reference. :meth:`PayJunctionPayment.start` journals the record
-(no reference) before the attempt runs; right before ``request-payment`` is
-sent the record is journalled again with the marker reference
-:data:`SENDING`; PayJunction's ``requestPaymentId`` (the real reference)
+Journal and reference. :class:`~kioskapp.payments.base.TaskAttempt`
+journals the record (no reference) before the attempt runs; right before
+``request-payment`` is sent the record is journalled again with the marker
+reference :data:`SENDING`; PayJunction's ``requestPaymentId`` (the real reference)
 only comes back in the answer to ``request-payment`` and is journalled at
 once, before anything else happens. So a record without a reference was
 provably never sent (``recover``: NOT_STARTED). The window the journal cannot
@@ -138,12 +138,12 @@ class PayJunctionPayment(PaymentMethod):
         if amount.currency != self.client.currency:
             raise ValueError(f"PayJunction takes {self.client.currency}, not {amount.currency}")
         record = PaymentRecord.new(self.name, sale_id, attempt, amount)
-        await journal(record)  # durable before the attempt can do anything
         return TaskAttempt(record, self._run, journal=journal, clock=self.clock)
 
     # -- the attempt -----------------------------------------------------------------
     async def _run(self, att: TaskAttempt) -> PaymentResult:
         deadline = self.clock.monotonic() + self.timeout_s
+        # TaskAttempt journalled the record (no reference) before calling this.
         if att.cancel_requested.is_set():
             return att.finish(Outcome.CANCELLED, detail="cancelled before the terminal was asked")
         att.publish("starting", "asking the card terminal", cancellable=True)
@@ -218,7 +218,6 @@ class PayJunctionPayment(PaymentMethod):
         while True:
             status = tracker.latest
             seen = tracker.version
-            now = self.clock.monotonic()
             if status is not None:
                 if publish is not None and not status.final:
                     phase = _STOPPING if stop_sent_at is not None else _phase_of(status)
@@ -227,7 +226,9 @@ class PayJunctionPayment(PaymentMethod):
                         publish(*phase)
                 if status.final:
                     return await self._final(record, status, stop_reason)
-                if status.transaction_id is not None and (retry_at is None or now >= retry_at):
+                if status.transaction_id is not None and (
+                    retry_at is None or client.reached(retry_at)
+                ):
                     result = await self._processed(record, status.transaction_id)
                     if result is not None:
                         return result
@@ -236,7 +237,7 @@ class PayJunctionPayment(PaymentMethod):
             if stop_reason is None:
                 if cancel is not None and cancel.is_set() and not processed:
                     stop_reason = "cancel"
-                elif now >= deadline:
+                elif client.reached(deadline):
                     stop_reason = "timeout"
             if stop_reason is not None and stop_sent_at is None:
                 if publish is not None:
@@ -246,7 +247,7 @@ class PayJunctionPayment(PaymentMethod):
                 await self._return_to_main()
                 stop_sent_at = self.clock.monotonic()
                 continue
-            if stop_sent_at is not None and now >= stop_sent_at + self.settle_s:
+            if stop_sent_at is not None and client.reached(stop_sent_at + self.settle_s):
                 return await self._unsettled(record, status)
             until = deadline if stop_sent_at is None else stop_sent_at + self.settle_s
             if processed and retry_at is not None:
