@@ -14,6 +14,8 @@ not POST; 413 body too large.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -54,6 +56,23 @@ CallbackHandler = Callable[[InboundCallback], Awaitable[str]]
 class _Route:
     handler: CallbackHandler
     parse_json: bool
+
+
+def hmac_sha256_hex(body: bytes, secret: str) -> str:
+    """A webhook signature as KOMOJU and PayJunction send it: hex HMAC-SHA256 of the raw body."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_hmac_sha256_hex(body: bytes, signature: str | None, secret: str) -> bool:
+    """Constant-time check of a hex HMAC-SHA256 signature over the raw body.
+
+    An empty secret or a missing signature never verifies.
+    """
+    if not secret or not signature:
+        return False
+    expected = hmac_sha256_hex(body, secret).encode()
+    given = signature.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected, given)
 
 
 def is_loopback(host: str) -> bool:

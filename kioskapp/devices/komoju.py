@@ -70,8 +70,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import logging
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -84,7 +82,13 @@ import httpx
 from kioskapp.config import Config, Secret
 from kioskapp.core.clock import Clock, SystemClock
 from kioskapp.core.money import Money, MoneyError, dumps_json, from_komoju, to_komoju
-from kioskapp.devices.callbacks import CallbackReceiver, CallbackRejected, InboundCallback
+from kioskapp.devices.callbacks import (
+    CallbackReceiver,
+    CallbackRejected,
+    InboundCallback,
+    hmac_sha256_hex,
+    verify_hmac_sha256_hex,
+)
 from kioskapp.devices.errors import (
     ApiError,
     AuthError,
@@ -444,17 +448,9 @@ class WebhookEvent:
         return cls(id=f.text("id"), type=kind, payment=payment, created_at=f.opt_text("created_at"))
 
 
-def sign_webhook(body: bytes, secret: str) -> str:
-    """The ``X-Komoju-Signature`` of ``body``: hex HMAC-SHA256 with the webhook secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_webhook(body: bytes, signature: str | None, secret: str) -> bool:
-    """Constant-time check of a webhook signature over the raw body."""
-    if not secret or not signature:
-        return False
-    expected = sign_webhook(body, secret)
-    return hmac.compare_digest(expected.encode(), signature.strip().lower().encode())
+# Signatures: hex HMAC-SHA256 of the raw body (one implementation for every webhook).
+sign_webhook = hmac_sha256_hex
+verify_webhook = verify_hmac_sha256_hex
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

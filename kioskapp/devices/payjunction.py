@@ -89,8 +89,6 @@ request that provably never left (the connection was not established) raises
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -102,7 +100,12 @@ import httpx
 
 from kioskapp.core.clock import Clock, SystemClock
 from kioskapp.core.money import Money, MoneyError, from_payjunction, to_payjunction
-from kioskapp.devices.callbacks import CallbackRejected, InboundCallback
+from kioskapp.devices.callbacks import (
+    CallbackRejected,
+    InboundCallback,
+    hmac_sha256_hex,
+    verify_hmac_sha256_hex,
+)
 from kioskapp.devices.errors import (
     ApiError,
     ConflictError,
@@ -459,18 +462,9 @@ class WebhookEvent:
         return cls(event_id=_id(f, "id"), type=kind, created=f.opt_text("created"), status=status)
 
 
-def sign_webhook(body: bytes, secret: str) -> str:
-    """The ``X-Pj-Signature`` value of ``body``: hex HMAC-SHA256 with the webhook secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_webhook(body: bytes, signature: str | None, secret: str) -> bool:
-    """Constant-time check of a webhook signature over the raw body."""
-    if not signature or not secret:
-        return False
-    expected = sign_webhook(body, secret).encode()
-    given = signature.strip().lower().encode("utf-8", "replace")
-    return hmac.compare_digest(expected, given)
+# Signatures: hex HMAC-SHA256 of the raw body (one implementation for every webhook).
+sign_webhook = hmac_sha256_hex
+verify_webhook = verify_hmac_sha256_hex
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

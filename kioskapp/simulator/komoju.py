@@ -68,7 +68,6 @@ import asyncio
 import base64
 import binascii
 import dataclasses
-import hashlib
 import hmac
 import logging
 import secrets
@@ -84,6 +83,7 @@ from aiohttp.typedefs import Handler
 
 from kioskapp.core.clock import Clock, TimerHandle
 from kioskapp.core.money import CURRENCY_EXPONENTS
+from kioskapp.devices.callbacks import hmac_sha256_hex
 from kioskapp.simulator.framework import (
     CallbackDispatcher,
     JsonObject,
@@ -483,7 +483,7 @@ class KomojuSim(SimService):
 
     # -- webhooks ---------------------------------------------------------------
     def _sign(self, body: bytes) -> Mapping[str, str]:
-        digest = hmac.new(self._webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        digest = hmac_sha256_hex(body, self._webhook_secret)
         return {"X-Komoju-Signature": digest}
 
     def _webhook(self, event_type: str, payment: _Payment) -> None:

@@ -72,8 +72,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -88,6 +86,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from kioskapp.core.clock import Clock, TimerHandle
+from kioskapp.devices.callbacks import hmac_sha256_hex
 from kioskapp.simulator.framework import (
     CallbackDispatcher,
     JsonObject,
@@ -346,7 +345,7 @@ class PayJunctionSim(SimService):
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
     def _sign(self, body: bytes) -> Mapping[str, str]:
-        digest = hmac.new(self._webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        digest = hmac_sha256_hex(body, self._webhook_secret)
         return {"X-Pj-Signature": digest}
 
     def _status_json(self, request: _Request, *, with_result: bool) -> JsonObject:

@@ -148,3 +148,17 @@ def test_loopback_detection() -> None:
     assert is_loopback("localhost")
     assert not is_loopback("0.0.0.0")  # noqa: S104
     assert not is_loopback("192.168.1.10")
+
+
+def test_hmac_signatures_verify_only_the_exact_body_and_secret() -> None:
+    from kioskapp.devices.callbacks import hmac_sha256_hex, verify_hmac_sha256_hex
+
+    body = b'{"type":"payment.updated"}'
+    signature = hmac_sha256_hex(body, "s3cret")
+    assert len(signature) == 64
+    assert verify_hmac_sha256_hex(body, signature, "s3cret")
+    assert verify_hmac_sha256_hex(body, f" {signature.upper()} ", "s3cret")
+    assert not verify_hmac_sha256_hex(body + b" ", signature, "s3cret")
+    assert not verify_hmac_sha256_hex(body, signature, "other")
+    assert not verify_hmac_sha256_hex(body, None, "s3cret")
+    assert not verify_hmac_sha256_hex(body, hmac_sha256_hex(body, ""), "")
