@@ -19,7 +19,7 @@ Design
   integers and inside :mod:`decimal`'s default 28-digit precision, so Decimal
   arithmetic a caller does on ``to_major()`` stays exact.
 * Every vendor's amount format lives in exactly one pair of functions below
-  (``to_<vendor>`` / ``from_<vendor>``), per ``CONTRACTS.md``; adapting to a
+  (``to_<vendor>`` / ``from_<vendor>``), per each vendor's API; adapting to a
   vendor's real behaviour is a change in that pair only. ``from_*`` functions
   take untrusted, parsed input and raise :class:`MoneyError` (a
   ``ValueError``) for anything they do not recognise.

@@ -54,7 +54,7 @@ pass Luhn; a reference number that happens to pass is masked too, the safe
 side). Identifiers we generate (sale id, voucher code, incident id, kiosk id,
 auth code) print verbatim.
 
-Kinetic print instructions (seeds/kinetic-connect-api.txt "Printer Instructions")
+Kinetic print instructions (the Kinetic API's "Printer Instructions")
 -------------------------------------------------------------------------------
 - (doc) ``text`` with ``text, x, y, font_size`` and optional ``line_width``,
   ``skew_x``, ``underline``, ``strikethru``, ``reverse``, ``family``; ``x`` is

@@ -1,7 +1,7 @@
 """Async client for the CISS CardAPI: cashback cards ("passes"), searched and debited.
 
-Contract: ../shared/CONTRACTS.md "CISS CardAPI". What the vendor documents and
-what we assume where it is silent, all in this one module:
+Contract: the CISS CardAPI reference. What the vendor documents and what we
+assume where it is silent, all in this one module:
 
 - (doc) Bearer JWT on every request. Error codes and their HTTP statuses:
   CARD-1, CARD-4, CARD-10, CARD-11 → 500 (internal); CARD-2 invalid path 404;

@@ -1,7 +1,7 @@
 """Async client for the Cashflows Kinetic Go 2 card terminal (Kinetic Connect REST API v2).
 
-Contract: ../shared/CONTRACTS.md "Cashflows Kinetic Go 2". What the vendor
-documents and what we assume where it is silent, all in this one module:
+Contract: the Kinetic Connect REST API v2 reference. What the vendor documents
+and what we assume where it is silent, all in this one module:
 
 - (doc) JSON over HTTP on the LAN, base ``http://<terminal>:8080/api/v2``.
   ``ping.json`` is open; every other endpoint is "authorized": (assumed) HTTP

@@ -1,8 +1,7 @@
 """Async client for the KOMOJU Cloud Terminal: payment sessions pushed to a card terminal.
 
-Contract: ../shared/CONTRACTS.md "KOMOJU Cloud Terminal" and the vendor's Cloud
-Terminal API page (seeds/komoju-cloud-terminal-api.txt). What KOMOJU documents
-and what we assume where it is silent, all in this one module:
+Contract: KOMOJU's Cloud Terminal API page. What KOMOJU documents and what we
+assume where it is silent, all in this one module:
 
 - (doc) HTTP Basic with the secret key as user name and an empty password;
   JSON bodies. Base URL ``https://komoju.com``; every path is ``/api/v1/...``.

@@ -1,8 +1,7 @@
 """Async client for PayJunction Smart Terminals: card payments and magnetic-stripe reads.
 
-Contract: ../shared/CONTRACTS.md "PayJunction Smart Terminals" and the vendor's
-page (seeds/payjunction-smart-terminal-api.txt). What PayJunction documents
-and what we assume where it is silent, all in this one module:
+Contract: PayJunction's Smart Terminals API reference. What PayJunction
+documents and what we assume where it is silent, all in this one module:
 
 - (doc) Base ``https://api.payjunctionlabs.com`` (test) /
   ``https://api.payjunction.com``. HTTP Basic ``login:password``, header
@@ -22,7 +21,7 @@ and what we assume where it is silent, all in this one module:
   :mod:`kioskapp.devices.tracks`. The customer's red X completes the request
   without a result.
 - (doc, PayJunction's "Testing for Busy or Offline Smart Terminal" article and
-  its API listing; not yet in CONTRACTS.md) ``POST
+  its API listing) ``POST
   /smartterminals/{smartTerminalId}/main`` returns the terminal to its main
   screen, ending the request it runs. Once the customer has inserted or
   swiped the card the transaction is processed anyway ("too late to cancel
@@ -47,7 +46,7 @@ and what we assume where it is silent, all in this one module:
   .08 insufficient funds, .91 no reply: declined.
 - (doc) ``PUT /transactions/{id}`` with ``status=VOID`` voids a transaction;
   ``GET /transactions/{id}`` reads it.
-- (assumed, CONTRACTS.md) Polling
+- (assumed) Polling
   ``GET /smartterminals/{smartTerminalId}/requests/{requestId}`` at most every
   0.5 s per request, else 429. PayJunction's public pages name the polling
   endpoint ``GET /smartterminals/requests/{requestPaymentId}`` and an older

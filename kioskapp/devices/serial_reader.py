@@ -1,7 +1,7 @@
 """The optional USB-serial reader for customers' cashback cards (barcode or NFC number).
 
-Contract: ../shared/CONTRACTS.md "Serial customer card reader (optional)". What
-the contract says and what we assume where it is silent, all in this one module:
+Contract: a USB-serial reader sending one code per line. What that gives us and
+what we assume where it is silent, all in this one module:
 
 - (doc) A pyserial URL or device path (``/dev/ttyACM0``, ``rfc2217://host:port``,
   ``loop://``), 9600 baud 8N1 by default. One code per line, ended by CR or LF.

@@ -1,8 +1,8 @@
 """Async client for the Tecalis kiosk hardware API: session, bill reader, PIN pad,
 card dispenser, barcode reader, printer, scanner and the integrator methods.
 
-Contract: ../shared/CONTRACTS.md "Tecalis kiosk API". What the vendor documents
-and what we assume where it is silent, all in this one module:
+Contract: the Tecalis kiosk API reference. What the vendor documents and what
+we assume where it is silent, all in this one module:
 
 - (doc) Two token levels: integrator JWT from ``POST /api/auth`` for
   ``session/start`` and ``/api/kiosk/{id}/...``; session JWT from

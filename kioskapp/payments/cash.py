@@ -1,6 +1,6 @@
 """Cash through the Tecalis bill reader, with the kiosk's escrow policy.
 
-Policy (PRODUCT.md §3 step 6):
+Policy (the customer journey's "pay the rest" step):
 
 - Every note is held in escrow and decided at once: accepted if it does not
   exceed the amount still due, returned otherwise ("exceeds_amount_due": the

@@ -5,7 +5,7 @@ Mounted at ``/cardapi``; control routes at ``/_sim/cardapi/``. Passes come from
 expired, one with zero balance, one LOYALTY pass, and the Tecalis simulator's
 dispenser cards 8412345678901..8412345678910 as new, empty, anonymous passes).
 
-Documented by the vendor (CONTRACTS.md "(doc)"): ``GET /cards`` with
+Documented by the vendor: ``GET /cards`` with
 ``search_mode`` + ``q`` + ``group_id`` or + ``store_id`` + ``point_of_sale_id``;
 the search answer's shape; the debit's fields (``ticket_id`` uuid,
 ``ticket_number``, ``point_of_sale_id`` integer, ``device_id``,
@@ -85,7 +85,7 @@ _APP_DEFAULTS: Final = CardApiSettings()
 SEARCH_MODES: Final = ("nfc", "barcode", "manual")
 CASHBACK: Final = "CASHBACK"
 
-#: Every documented code and its HTTP status (CONTRACTS.md).
+#: Every documented code and its HTTP status.
 CARD_CODES: Final[Mapping[str, int]] = {
     "CARD-1": 500,
     "CARD-2": 404,

@@ -4,7 +4,7 @@ Mounted at ``/komoju`` (so the API is at ``/komoju/api/v1/...``); control
 routes at ``/_sim/komoju/``. One merchant account with one or more cloud
 terminals (default ``sim-terminal-1``).
 
-Documented by the vendor (seeds/komoju-cloud-terminal-api.txt and KOMOJU's
+Documented by the vendor (the Cloud Terminal API page and KOMOJU's
 Errors, Idempotent requests and Webhooks pages): HTTP Basic with the secret
 key as user name; ``POST /api/v1/sessions`` and its session object;
 ``GET /api/v1/sessions/{id}``; ``POST /api/v1/terminals/{terminal_id}/sessions/

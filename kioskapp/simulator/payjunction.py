@@ -5,7 +5,7 @@ merchant account (HTTP Basic ``pj-sim``/``pj-sim-password``, application key
 ``pj-sim-app-key``) with one Smart Terminal ``sim-smart-terminal-1`` on
 ``terminalId`` 1: the defaults of the app's ``[payjunction]`` config.
 
-Documented by the vendor (CONTRACTS.md "(doc)"): Basic auth plus
+Documented by the vendor: Basic auth plus
 ``X-PJ-Application-Key``, form-encoded bodies, ``request-payment``
 (``terminalId``, ``amountBase``, optional ``showReceiptPrompt`` and
 ``interruptBusyTerminal``) → ``{"requestPaymentId"}``, ``request-read``

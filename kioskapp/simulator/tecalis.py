@@ -4,7 +4,7 @@ Mounted at ``/tecalis``; control routes at ``/_sim/tecalis/``. One kiosk with a
 bill reader (cash in, escrow), a TPV card terminal, a card dispenser with
 barcode reader, a thermal printer and a document scanner.
 
-Documented by the vendor (CONTRACTS.md "(doc)"): the two token levels, the
+Documented by the vendor: the two token levels, the
 ``session/start`` and ``session/close`` shapes, bill-reader ``open`` with
 ``amount``/``callback`` and the 90 s escrow window, ``tpv/prepare`` with a
 2 minute window, dispenser ``prepare``, ``barcode-reader/read``,

@@ -223,7 +223,7 @@ def test_every_slip_is_a_pdf_poppler_prints_on_80mm_paper(
     assert box[2] - box[0] > 400  # uses the width: rules run across the line
     assert ink_count(page) > 5000
 
-    # The same slip at poppler's 203 dpi (the brief's figure) is the same size to a dot.
+    # The same slip at poppler's 203 dpi (the printer's own) is the same size to a dot.
     assert abs(poppler_png(pdf, tmp_path, "203").width - 640) <= 1
 
 

@@ -1,4 +1,4 @@
-"""CardAPI payloads as the vendor documents them (seed + CONTRACTS.md), parsed exactly.
+"""CardAPI payloads as the vendor documents them (the API reference and our assumed shapes), parsed exactly.
 
 The fixtures in tests/fixtures/cardapi/ are the documented samples verbatim,
 plus variants a real service may send (extra fields, numbers as strings, ids as

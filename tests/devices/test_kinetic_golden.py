@@ -7,7 +7,7 @@ cannot carry. The seed gives the transaction document only as a schema (type
 names as values): ``transaction_schema.json`` is that schema made valid JSON,
 and the ``transaction_*.json`` files are instances of it (every documented
 field, plus ``success: "true"`` and unknown extra fields where named).
-``error_in_progress.json`` is our assumed error shape (CONTRACTS.md).
+``error_in_progress.json`` is our assumed error shape (see kioskapp/devices/kinetic.py).
 """
 
 from __future__ import annotations
