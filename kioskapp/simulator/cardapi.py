@@ -4,6 +4,10 @@ Mounted at ``/cardapi``; control routes at ``/_sim/cardapi/``. Passes come from
 ``kioskapp/simulator/data/passes.json`` (CASHBACK passes with balances, one
 expired, one with zero balance, one LOYALTY pass, and the Tecalis simulator's
 dispenser cards 8412345678901..8412345678910 as new, empty, anonymous passes).
+Every other card of the kiosk's own stock (13-digit barcodes starting with
+``blank_card_prefix``, as the Tecalis simulator's hopper hands them out) is
+pre-registered too: looked up by barcode, it appears as a new, empty pass, as
+a card programme's printed cards do.
 
 Documented by the vendor: ``GET /cards`` with
 ``search_mode`` + ``q`` + ``group_id`` or + ``store_id`` + ``point_of_sale_id``;
@@ -138,6 +142,9 @@ class CardApiConfig:
     receipt_label: str = "Cashback"
     # The passes as JSON text (the passes.json shape); None = the packaged fixture.
     passes_json: str | None = None
+    # The kiosk's blank card stock: unknown barcodes with this prefix are new, empty
+    # passes (None: only the passes of the fixture exist).
+    blank_card_prefix: str | None = "841234567"
 
     def to_json(self) -> JsonObject:
         return {
@@ -546,7 +553,30 @@ class CardApiSim(SimService):
                 return p
             if mode == "manual" and norm(q) in (norm(p.number), norm(p.serial_number)):
                 return p
-        return None
+        return self._blank_card(mode, q.strip())
+
+    def _blank_card(self, mode: str, barcode: str) -> _Pass | None:
+        """A card of the kiosk's own stock seen for the first time: a new, empty pass."""
+        prefix = self.config.blank_card_prefix
+        if mode != "barcode" or prefix is None:
+            return None
+        if len(barcode) != 13 or not barcode.isdigit() or not barcode.startswith(prefix):
+            return None
+        card = _Pass(
+            id=f"P-STOCK-{barcode[-6:]}",
+            type="CASHBACK",
+            service_id=3,
+            payment_method_id=2,
+            balance=Money(0, "EUR"),
+            expiration_date="2050-12-31T23:59:59Z",
+            serial_number=f"SN-{barcode[-6:]}",
+            number=barcode,
+            nfc_number=None,
+            barcode=barcode,
+            consumer=None,
+        )
+        self._passes[card.id] = card
+        return card
 
     async def search(self, request: web.Request) -> web.Response:
         self._authorize(request)

@@ -215,6 +215,19 @@ async def test_dispensed_card_is_a_new_empty_pass(client: CardApiClient) -> None
         assert p.can_debit(client.clock.time())
 
 
+async def test_every_card_of_the_kiosk_stock_is_a_new_pass(client: CardApiClient) -> None:
+    # Beyond the fixture's ten: the whole hopper (and refills) of the dispenser's stock.
+    p = await client.search("barcode", "8412345678950")
+    assert (p.balance, p.consumer) == (Money(0, EUR), None)
+    again = await client.search("barcode", "8412345678950")
+    assert again.id == p.id
+    for not_stock in ("841234567895", "9412345678950", "84123456789AB"):
+        with pytest.raises(PassNotFound):
+            await client.search("barcode", not_stock)
+    with pytest.raises(PassNotFound):  # stock cards are found by their barcode only
+        await client.search("nfc", "8412345678951")
+
+
 async def test_unknown_card_is_pass_not_found(
     client: CardApiClient, sim_control: SimControl
 ) -> None:
