@@ -765,7 +765,7 @@ class CardApiClient:
                 headers=headers,
                 timeout=httpx.Timeout(self.timeout_s),
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             err = transport_error(exc, service=SERVICE, what=what)
             self.health.record_error(err, self.clock.time())
             raise err from exc

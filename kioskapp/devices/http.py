@@ -30,11 +30,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def transport_error(exc: httpx.TransportError, *, service: str, what: str) -> ServiceError:
-    """Translate an httpx transport failure into our tree (to be raised ``from exc``)."""
+def transport_error(exc: httpx.RequestError, *, service: str, what: str) -> ServiceError:
+    """Translate an httpx request failure into our tree (to be raised ``from exc``).
+
+    No answer in time → :class:`ServiceTimeout`; no connection or a dropped
+    one → :class:`ServiceUnavailable`; an answer that came but cannot be read
+    (a broken compressed body, endless redirects) → :class:`ProtocolError`.
+    """
     if isinstance(exc, httpx.TimeoutException):
         return ServiceTimeout(f"{what}: no answer in time ({type(exc).__name__})", service=service)
-    return ServiceUnavailable(f"{what}: {type(exc).__name__}: {exc}", service=service)
+    if isinstance(exc, httpx.TransportError):
+        return ServiceUnavailable(f"{what}: {type(exc).__name__}: {exc}", service=service)
+    return ProtocolError(f"{what}: the answer could not be read ({type(exc).__name__})",
+                         service=service)  # fmt: skip
 
 
 def decode_json(

@@ -738,7 +738,7 @@ class KineticClient:
                 auth=self._auth if auth else None,
                 timeout=httpx.Timeout(t, connect=min(t, self.connect_timeout_s)),
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             err = transport_error(exc, service=SERVICE, what=what)
             self.health.record_error(err, self.clock.time())
             raise err from exc

@@ -571,7 +571,7 @@ class KomojuClient:
                 headers=headers,
                 timeout=httpx.Timeout(self.timeout_s, connect=self.connect_timeout_s),
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             err = transport_error(exc, service=SERVICE, what=what)
             self.health.record_error(err, self.clock.time())
             raise err from exc

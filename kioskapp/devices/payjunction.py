@@ -637,7 +637,7 @@ class PayJunctionClient:
             )
             self.health.record_error(err, self.clock.time())
             raise err from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             err = transport_error(exc, service=SERVICE, what=what)
             self.health.record_error(err, self.clock.time())
             raise err from exc

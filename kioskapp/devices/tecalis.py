@@ -608,7 +608,7 @@ class TecalisClient:
                 headers=headers,
                 timeout=httpx.Timeout(t, connect=min(t, self.timeouts.connect)),
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             err = transport_error(exc, service=SERVICE, what=what)
             self.health.record_error(err, self.clock.time())
             raise err from exc

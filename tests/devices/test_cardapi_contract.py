@@ -38,6 +38,7 @@ from kioskapp.devices.cardapi import (
     PassNotFound,
     TokenExpired,
     UnauthorizedAccess,
+    parse_pass,
 )
 from kioskapp.devices.errors import (
     ApiError,
@@ -854,3 +855,33 @@ async def test_injected_http_client_is_left_open(sim: SimServer, clock: Controll
         async with make_client(sim, clock, http=http) as c:
             await c.search("nfc", ADA["nfc"])
         assert not http.is_closed
+
+
+async def test_an_unreadable_debit_answer_is_an_unknown_outcome_not_a_raw_error(
+    clock: ControlledClock,
+) -> None:
+    """A 200 whose body cannot even be decoded (broken gzip) may have debited: the
+    caller gets DebitOutcomeUnknown (same ticket later), never an untyped httpx error."""
+    sent = 0
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        nonlocal sent
+        sent += 1
+        return httpx.Response(
+            200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            content=b"not gzip at all",
+        )  # fmt: skip
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(broken)) as http:
+        c = CardApiClient(
+            "http://cardapi.invalid", token_provider=Tokens(), point_of_sale_id=65,
+            device_id="KIOSK-001", store_id=1, clock=clock, retry=FAST,
+            debit_retry=FAST_DEBIT, http=http,
+        )  # fmt: skip
+        pass_ = parse_pass(
+            {"type": "CASHBACK", "id": "P-1", "payment_method_id": 2, "balance": "6.54",
+             "currency": "EUR", "expiration_date": "2050-01-01T00:00:00Z"}
+        )  # fmt: skip
+        with pytest.raises(DebitOutcomeUnknown):
+            await c.debit(pass_, Money(250, EUR), ticket_id=ticket())
+    assert sent >= 1
