@@ -11,10 +11,15 @@ Policy (the customer journey's "pay the rest" step):
   back to the customer. Notes already stacked cannot be handed back: the
   result carries ``amount_taken`` and the caller finishes by card or gives a
   refund voucher (:meth:`CashPayment.compensate` says "voucher").
-- Each stacked note is journalled (``amount_taken``) before the next decision.
-  A note whose fate the device cannot tell (a jam, an accept whose answer was
-  lost at a session end) is journalled as ``uncertain`` and ends the payment
-  as UNKNOWN, for staff.
+- Each stacked note is journalled (``amount_taken``) before the next decision,
+  and a note is journalled as ``uncertain`` before its accept is sent, until
+  the device says where it went. A note whose fate the device cannot tell (a
+  jam, an accept whose answer was lost at a session end) stays ``uncertain``
+  and ends the payment as UNKNOWN, for staff.
+- The record's reference says how far the bill reader got: READER_OPENING is
+  journalled before ``bill-reader/open`` is sent, READER_OPEN once it opened.
+  Recovery trusts the device's stacked total only for a reader this payment
+  opened (the device keeps an earlier payment's total until the next open).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ from kioskapp.payments.base import (
 
 log = logging.getLogger(__name__)
 
+READER_OPENING = "cash-reader-opening"
+READER_OPEN = "cash-reader-open"
+
 
 class CashPayment(PaymentMethod):
     name: ClassVar[str] = "cash"
@@ -60,7 +68,7 @@ class CashPayment(PaymentMethod):
         tecalis: TecalisClient,
         *,
         clock: Clock | None = None,
-        inactivity_timeout_s: float | None = None,
+        inactivity_timeout_s: float | None = 180.0,
         decision_timeout_s: float = 5.0,
     ) -> None:
         self.tecalis = tecalis
@@ -90,6 +98,9 @@ class CashPayment(PaymentMethod):
         await att.save()
         client.pending_events()  # nothing from before this payment concerns it
         att.publish("starting", "opening the bill reader", cancellable=True)
+        if att.cancel_requested.is_set():
+            return att.finish(Outcome.CANCELLED, detail="cancelled before the reader opened")
+        await att.save(reference=READER_OPENING)
         try:
             await client.open_bill_reader(due)
         except ServiceError as exc:
@@ -98,6 +109,7 @@ class CashPayment(PaymentMethod):
                 with contextlib.suppress(ServiceError):
                     await client.close_bill_reader()
             return att.finish(Outcome.FAILED, detail=f"bill reader: {exc.message}")
+        await att.save(reference=READER_OPEN)
         att.publish("waiting_for_customer", f"insert notes: {due} due", cancellable=True)
         outcome: Outcome | None = None
         detail: str | None = None
@@ -127,12 +139,14 @@ class CashPayment(PaymentMethod):
                 )  # fmt: skip
                 await self._decide(att, event, accept=False)
         elif isinstance(event, NoteStacked):
-            await att.save(amount_taken=att.record.taken + event.amount)
+            await att.save(amount_taken=att.record.taken + event.amount, uncertain=None)
             att.publish("note_accepted", f"{event.amount} taken", cancellable=True,
                         note=event.amount)  # fmt: skip
             if att.record.taken >= due:
                 return Outcome.APPROVED, None
         elif isinstance(event, NoteReturned):
+            if att.record.uncertain is not None:
+                await att.save(uncertain=None)
             if event.reason != "rejected":  # our own rejections were announced already
                 att.publish("note_returned", "note returned", cancellable=True,
                             note=event.amount, note_reason=event.reason)  # fmt: skip
@@ -152,8 +166,12 @@ class CashPayment(PaymentMethod):
 
     async def _decide(self, att: TaskAttempt, note: NoteEscrowed, *, accept: bool) -> None:
         """Accept or return the note in escrow; once more if the first answer was lost and
-        the device still shows this very note (so the decision cannot hit another note)."""
+        the device still shows this very note (so the decision cannot hit another note).
+        If the device cannot be reached twice, its own 90 s timeout returns the note."""
         client = self.tecalis
+        if accept:
+            # Durable before the send: if we die now, recovery knows a note may be stacked.
+            await att.save(uncertain=note.amount)
         for _ in range(2):
             try:
                 await (client.accept_note() if accept else client.reject_note())
@@ -180,10 +198,17 @@ class CashPayment(PaymentMethod):
         for event in client.pending_events():
             # Anything settled while closing: a last stacked note still counts.
             if isinstance(event, NoteStacked):
-                await att.save(amount_taken=att.record.taken + event.amount)
+                await att.save(amount_taken=att.record.taken + event.amount, uncertain=None)
+            elif isinstance(event, NoteReturned) and att.record.uncertain is not None:
+                await att.save(uncertain=None)
             elif isinstance(event, NoteOutcomeUnknown):
                 await att.save(uncertain=event.amount)
-                outcome = Outcome.UNKNOWN
+            elif isinstance(event, BillReaderChanged) and event.state == "jammed":
+                await att.save(uncertain=event.stuck_note or att.record.uncertain)
+                outcome, detail = Outcome.UNKNOWN, "the bill reader jammed while closing"
+        if att.record.uncertain is not None and att.record.uncertain.minor > 0:
+            outcome = Outcome.UNKNOWN
+            detail = detail or f"a {att.record.uncertain} note's fate is unknown"
         if outcome is not Outcome.UNKNOWN and att.record.taken >= att.record.amount:
             outcome = Outcome.APPROVED
         att.publish("finished", str(outcome), cancellable=False)
@@ -200,30 +225,47 @@ class CashPayment(PaymentMethod):
         )  # fmt: skip
 
     async def recover(self, record: PaymentRecord) -> PaymentResult:
-        """The previous run's bill reader, if its session is still open, says exactly what was
-        stacked; otherwise the journal's own count is the truth."""
+        """What the bill reader this payment opened really took.
+
+        Its session's bill reader, if still readable, gives the exact stacked
+        total; otherwise the journal's count stands, and a note whose accept
+        may have gone out makes the result UNKNOWN.
+        """
         zero = Money.zero(record.amount.currency)
+        if record.reference is None:
+            # Nothing was sent: the reader was never asked to open.
+            return PaymentResult(record, Outcome.NOT_STARTED, zero, detail="never opened")
         status = None
         try:
             status = await self.tecalis.leftover_bill_reader_status()
         except ServiceError as exc:
             log.warning("cash recover: bill reader status unavailable: %s", exc)
+        if record.reference == READER_OPENING and (
+            status is None or status.state in ("closed", "idle")
+        ):
+            # The open never took (a closed reader is an earlier payment's), and no
+            # note can be accepted before the open succeeded.
+            await self._close_leftover()
+            return PaymentResult(record, Outcome.NOT_STARTED, zero,
+                                 detail="the bill reader never opened")  # fmt: skip
         taken = record.taken
-        if status is not None and status.state != "idle":
-            taken = max(taken, status.stacked_total)
-        with contextlib.suppress(ServiceError):
-            # Closing the leftover session returns a note still in escrow.
-            await self.tecalis.start_session()
         uncertain = record.uncertain is not None and record.uncertain.minor > 0
+        if status is not None:
+            # A reader this payment opened: its total is exact (a note still in escrow
+            # goes back when the session closes).
+            taken = max(taken, status.stacked_total)
+            uncertain = status.state in ("jammed", "stacking", "unknown")
+        await self._close_leftover()
         if uncertain:
             outcome = Outcome.UNKNOWN
         elif taken >= record.amount:
             outcome = Outcome.APPROVED
-        elif taken > zero or (status is not None and status.state != "idle"):
-            outcome = Outcome.CANCELLED
         else:
-            outcome = Outcome.NOT_STARTED
-        return PaymentResult(
-            record=record, outcome=outcome, amount_taken=taken,
-            detail="recovered from the bill reader" if status else "recovered from the journal",
-        )  # fmt: skip
+            outcome = Outcome.CANCELLED
+        source = "the bill reader" if status is not None else "the journal"
+        return PaymentResult(record, outcome, taken, detail=f"recovered from {source}")
+
+    async def _close_leftover(self) -> None:
+        """Close the previous run's session: a note still in escrow goes back out."""
+        with contextlib.suppress(ServiceError):
+            await self.tecalis.start_session()

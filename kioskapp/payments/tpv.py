@@ -96,7 +96,18 @@ class TpvPayment(PaymentMethod):
         return TaskAttempt(record, self._run, journal=journal, clock=self.clock)
 
     def _result(self, att_record: PaymentRecord, status: TpvStatus) -> PaymentResult:
+        """This payment's result from a final status known to be this payment's."""
         outcome = _OUTCOMES.get(status.state, Outcome.UNKNOWN)
+        if (
+            outcome is Outcome.APPROVED
+            and status.amount is not None
+            and status.amount != att_record.amount
+        ):
+            return PaymentResult(
+                record=att_record, outcome=Outcome.UNKNOWN,
+                amount_taken=Money.zero(att_record.amount.currency),
+                detail=f"the PIN pad approved {status.amount}, not {att_record.amount}",
+            )  # fmt: skip
         approved = outcome is Outcome.APPROVED
         return PaymentResult(
             record=att_record,
@@ -118,6 +129,8 @@ class TpvPayment(PaymentMethod):
                 await client.ensure_session(min_valid_s=self.window_s + self.grace_s)
         except ServiceError as exc:
             return att.finish(Outcome.FAILED, detail=f"PIN pad: {exc.message}")
+        if att.cancel_requested.is_set():
+            return att.finish(Outcome.CANCELLED, detail="cancelled before the PIN pad started")
         try:
             await client.tpv_prepare(att.record.amount)
         except ServiceError as exc:
@@ -162,8 +175,24 @@ class TpvPayment(PaymentMethod):
         except ServiceError as exc:
             return att.finish(Outcome.UNKNOWN, detail=f"PIN pad silent: {exc.message}")
         if status.is_final:
-            return self._result(att.record, status)
+            return self._trusted_result(att.record, status)
         return att.finish(Outcome.UNKNOWN, detail=f"PIN pad still {status.raw_state}")
+
+    def _trusted_result(self, record: PaymentRecord, status: TpvStatus) -> PaymentResult:
+        """A final status read without having followed the payment: it is this payment's
+        only if the prepare was confirmed; before that, an approval may be an earlier
+        sale's (UNKNOWN for staff) and anything else means nothing of ours ran."""
+        zero = Money.zero(record.amount.currency)
+        if record.reference == PREPARED:
+            return self._result(record, status)
+        if status.state == "approved":
+            return PaymentResult(
+                record, Outcome.UNKNOWN, zero,
+                detail="the PIN pad shows an approved payment, but this sale's prepare was "
+                "never confirmed: it may be an earlier sale's",
+            )  # fmt: skip
+        return PaymentResult(record, Outcome.NOT_STARTED, zero,
+                             detail=f"PIN pad: {status.raw_state}")  # fmt: skip
 
     async def compensate(self, result: PaymentResult) -> Compensation:
         if result.amount_taken.minor <= 0:
@@ -192,13 +221,4 @@ class TpvPayment(PaymentMethod):
         if not status.is_final:
             return PaymentResult(record, Outcome.UNKNOWN, zero,
                                  detail=f"PIN pad still {status.raw_state}")  # fmt: skip
-        if record.reference == PREPARED:
-            return self._result(record, status)
-        if status.state == "approved":
-            return PaymentResult(
-                record, Outcome.UNKNOWN, zero,
-                detail="the PIN pad shows an approved payment, but this sale's prepare was "
-                "never confirmed: it may be an earlier sale's",
-            )  # fmt: skip
-        return PaymentResult(record, Outcome.NOT_STARTED, zero,
-                             detail=f"PIN pad: {status.raw_state}")  # fmt: skip
+        return self._trusted_result(record, status)
