@@ -49,7 +49,7 @@ import httpx
 from kioskapp.config import Config
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
-from kioskapp.devices.errors import ApiError, ServiceError
+from kioskapp.devices.errors import ApiError, ServiceError, ServiceUnavailable
 from kioskapp.devices.http import ServiceHealth
 from kioskapp.devices.kinetic import (
     DEFAULT_TIMEOUT_MS,
@@ -154,10 +154,12 @@ class KineticPayment(PaymentMethod):
             refused = isinstance(exc, ApiError) and not exc.retryable
             if refused and not isinstance(exc, DuplicateTransaction):
                 return att.finish(Outcome.FAILED, detail=f"terminal refused the sale: {exc}")
+            if _never_sent(exc):
+                return att.finish(Outcome.FAILED, detail=f"the terminal was not reached ({exc})")
             # No answer, or "id exists" (only this payment uses this id): ask the terminal.
             log.warning("kinetic sale %s: no usable answer (%s); asking the terminal", key, exc)
             try:
-                found = await self._lookup_after_lost_answer(key)
+                found = await self._find_sale_after_lost_answer(key, started)
             except ServiceError as lookup_exc:
                 return att.finish(
                     Outcome.UNKNOWN,
@@ -165,11 +167,28 @@ class KineticPayment(PaymentMethod):
                 )
             if found is None:
                 return att.finish(
-                    Outcome.FAILED, detail=f"the terminal never started the sale ({exc})"
+                    Outcome.FAILED,
+                    detail=f"the terminal never started the sale within its own timeout ({exc})",
                 )
             txn = found
         await att.save(reference=txn.id)
         return await self._follow(att.record, txn, started=started, att=att)
+
+    async def _find_sale_after_lost_answer(self, key: str, started: float) -> Transaction | None:
+        """After a sale POST without a usable answer: follow the sale if the terminal took it.
+
+        A slow terminal may create the transaction late, and a customer can pay it,
+        so "not found" is only final once the terminal's own sale timeout (plus
+        grace) has passed since the POST: no payment can exist after that.
+        """
+        deadline = started + DEFAULT_TIMEOUT_MS / 1000 + self.grace_s
+        while True:
+            txn = await self.client.find_transaction(key)
+            if txn is not None:
+                return txn
+            if self.clock.monotonic() >= deadline:
+                return None
+            await self.clock.sleep(self.poll_interval_s)
 
     async def _lookup_after_lost_answer(self, key: str) -> Transaction | None:
         """After a sale POST without a usable answer: did the terminal take it?
@@ -362,6 +381,13 @@ def from_config(
     """The payment method for ``config.kinetic``; it owns its client (not ``http``)."""
     client = client_from_config(config, http=http, clock=clock)
     return KineticPayment(client, clock=clock, own_client=True)
+
+
+def _never_sent(exc: ServiceError) -> bool:
+    """A connection that was never made carried no sale."""
+    return isinstance(exc, ServiceUnavailable) and isinstance(
+        exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout
+    )
 
 
 __all__ = ["CANCEL_ON_TERMINAL", "KineticPayment", "from_config"]

@@ -443,7 +443,10 @@ class FaultInjector:
                     transport.close()
                 # aiohttp cannot write to the closed transport and just logs the access.
                 return web.Response(status=499)
-            # delay: a slow network, in real time (simulated time does not apply to sockets).
+            # delay: a slow device, in real time (simulated time does not apply to sockets).
+            # The request has arrived whole; only the answer is late, so a client that
+            # gives up meanwhile still leaves a request that takes effect.
+            await request.read()
             await asyncio.sleep(rule.seconds)
             return await handler(request)
 
