@@ -278,9 +278,19 @@ class TaskAttempt(PaymentAttempt):
     async def _main(self, run: Callable[[TaskAttempt], Awaitable[PaymentResult]]) -> None:
         try:
             # Rule 1, kept here for every provider: durable before anything is sent.
-            await self._journal(self.record)
-            self.journalled.set()
-            result = await run(self)
+            try:
+                await self._journal(self.record)
+            except Exception as exc:  # the journal is down: refuse to take money unrecorded
+                log.exception("payment %s/%s: journal write failed", self.record.method,
+                              self.record.sale_id)  # fmt: skip
+                result = self.finish(
+                    Outcome.FAILED,
+                    detail=f"the journal could not record the payment ({type(exc).__name__}); "
+                    "nothing was sent",
+                )
+            else:
+                self.journalled.set()
+                result = await run(self)
         except asyncio.CancelledError:
             self._result.set_result(
                 self.finish(Outcome.UNKNOWN, detail="the payment task was stopped")

@@ -193,3 +193,16 @@ async def test_recover_after_a_crash(driver: Driver, step: str) -> None:
     finally:
         await restarted.aclose()
     check(result, expect)
+
+
+async def test_a_journal_that_cannot_write_stops_the_payment_before_anything_is_sent(
+    driver: Driver,
+) -> None:
+    async def broken(record: PaymentRecord) -> None:
+        raise OSError("disk full")
+
+    attempt = await driver.method.start(driver.amount, "sale-0001", journal=broken)
+    result, _ = await final(attempt)
+    check(result, Expect(Outcome.FAILED, Money.zero(driver.amount.currency)))
+    assert result.detail is not None
+    assert "nothing was sent" in result.detail
