@@ -198,6 +198,10 @@ _CODE_ERRORS: dict[str, type[ApiError]] = {
     "barcode_unreadable": BarcodeUnreadable,
     "paper_out": PaperOut,
     "scanner_offline": DeviceOffline,
+    "printer_offline": DeviceOffline,
+    "dispenser_offline": DeviceOffline,
+    "bill_reader_offline": DeviceOffline,
+    "tpv_offline": DeviceOffline,
     "device_offline": DeviceOffline,
 }
 
