@@ -83,6 +83,7 @@ async def test_cancel_with_notes_stacked_prints_a_refund_voucher(kiosk: Kiosk) -
     assert kiosk.db.cash_box("EUR").total == eur(10)
     assert [e.kind for e in kiosk.db.effects(sale_id)] == [
         "dispenser.prepare",
+        "payment.compensate",  # journalled before it is sent: never given back twice
         "printer.voucher",
         "dispenser.discard",
     ]

@@ -156,7 +156,7 @@ from kioskapp.core.flow.model import (
     State,
     UseCashback,
 )
-from kioskapp.core.journal import Journal, JournalDB, SaleStatus
+from kioskapp.core.journal import EffectStatus, Journal, JournalDB, SaleStatus
 from kioskapp.core.money import Money, to_cardapi
 from kioskapp.devices import cardapi
 from kioskapp.devices.cardapi import (
@@ -984,6 +984,40 @@ class Flow:
             uncertain=record.uncertain,
             reference=record.reference,
         )
+
+    async def _compensate(self, result: PaymentResult, taken: Money) -> Compensation:
+        """Give back what ``result`` took, journalled as a ``payment.compensate`` effect
+        (keyed by the payment) before it is sent: after a crash, recovery sees it and
+        never gives the same money back twice."""
+        sale = self._sale
+        assert sale is not None
+        record = result.record
+        effect_id = await self._journal(
+            self._db.begin_effect, sale.sale_id, "payment.compensate",
+            {"payment_key": record.key, "method": record.method, "amount_minor": taken.minor},
+            key=record.key,
+        )  # fmt: skip
+        status: EffectStatus = "done"
+        method = self._methods.get(record.method)
+        if method is None:
+            compensation = Compensation(record, "failed", taken, detail=f"no {record.method!r}")
+            status = "failed"
+        else:
+            try:
+                compensation = await method.compensate(result)
+            except ServiceError as exc:
+                compensation = Compensation(record, "failed", taken, detail=type(exc).__name__)
+                definite = isinstance(exc, ApiError) and not exc.retryable
+                status = "failed" if definite else "unknown"
+            else:
+                if not compensation.done:
+                    status = "failed"
+        await self._journal(
+            self._db.end_effect, effect_id, status,
+            {"kind": compensation.kind, "amount_minor": compensation.amount.minor,
+             "reference": compensation.reference, "detail": compensation.detail},
+        )  # fmt: skip
+        return compensation
 
     async def _effect(
         self,
@@ -1952,13 +1986,7 @@ class Flow:
             if sale.delivery_unknown:
                 sale.flagged += taken  # the dispense incident holds the details
                 continue
-            method = self._methods.get(record.method)
-            try:
-                if method is None:
-                    raise LookupError(record.method)
-                compensation = await method.compensate(result)
-            except (ServiceError, LookupError) as exc:
-                compensation = Compensation(record, "failed", taken, detail=type(exc).__name__)
+            compensation = await self._compensate(result, taken)
             if compensation.kind == "not_needed":
                 continue
             if not compensation.done:
