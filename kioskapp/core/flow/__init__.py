@@ -1,4 +1,4 @@
-"""The customer flow: the journey of PRODUCT.md §3 as one state machine, no Qt.
+"""The customer flow: the customer journey as one state machine, no Qt.
 
 The UI observes :class:`FlowSnapshot` and sends intents; see :mod:`.model` for
 the states, intents and snapshot, :mod:`.engine` for the machine and its

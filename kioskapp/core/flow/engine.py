@@ -1,4 +1,4 @@
-"""The customer journey as one explicit state machine (PRODUCT.md §3), pure asyncio.
+"""The customer journey as one explicit state machine, pure asyncio.
 
     flow = Flow(FlowServices.from_devices(devices, journal, clock=clock))
     runner = asyncio.create_task(flow.run())
@@ -58,8 +58,8 @@ does not take, is ignored with a debug log. Language and accessibility
 toggles are applied at once in any state. ``submit`` must be called on the
 flow's event loop.
 
-Money order (PRODUCT.md §3, §5)
--------------------------------
+Money order
+-----------
 Card staged (prepare → barcode → CardAPI lookup, up to 3 cards) before any
 money is taken; payments (cash first, card for the rest); CardAPI debit
 exactly once per sale (``ticket_id`` = the sale id, journalled before the

@@ -1,5 +1,5 @@
 """The one place that turns an error into what the customer sees: a message key and
-who must act (ENGINEERING.md "Errors"; Anki's ``aqt/errors.py`` does this for its UI).
+who must act: the customer (say so in their language), nobody (cancelled), staff.
 
 - customer: the customer can fix it (card not found, card unreadable, declined);
   say so in their language.
