@@ -3,6 +3,9 @@
 kioskapp [--config FILE] [--simulate]   run the kiosk
 kioskapp config check FILE              validate a config file
 kioskapp config example                 print a fully commented example config
+kioskapp simulate-sales N [--faults RATE] [--seed S] [--provider P]
+                                        N whole customer journeys against the built-in
+                                        simulators; prints one RECONCILIATION line
 """
 
 from __future__ import annotations
@@ -43,7 +46,60 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate FILE; one line per problem")
     check.add_argument("file", metavar="FILE", type=Path)
     config_sub.add_parser("example", help="print a fully commented example config")
+    _add_simulate_parser(sub)
     return parser
+
+
+def _add_simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = sub.add_parser(
+        "simulate-sales",
+        help="run N customer journeys against the built-in simulators, with random faults",
+        description=(
+            "Run N whole customer journeys (random customers, random faults) against the "
+            "built-in simulators on simulated time, then print one line: RECONCILIATION "
+            "taken=... delivered=... compensated=... flagged=... unhandled=... (minor units). "
+            "Exit status 0 only when taken = delivered + compensated + flagged and nothing "
+            "was left unhandled; the details go to stderr."
+        ),
+    )
+    sim.add_argument("journeys", metavar="N", type=int, help="number of customer journeys")
+    sim.add_argument(
+        "--faults",
+        metavar="RATE",
+        type=float,
+        default=0.0,
+        help="probability (0..1) that a journey gets one random fault (default 0)",
+    )
+    sim.add_argument("--seed", metavar="S", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument(
+        "--provider",
+        choices=("tpv", "kinetic", "komoju", "payjunction"),
+        help="card terminal to simulate (default: the config's payments.card_provider)",
+    )
+    sim.add_argument(
+        "--config",
+        dest="simulate_config",
+        metavar="FILE",
+        type=Path,
+        help="kiosk config to start from (endpoints are pointed at the simulators)",
+    )
+    sim.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        help="keep the journal here (an empty directory; default: a temporary one)",
+    )
+    sim.add_argument(
+        "--fault-kinds",
+        metavar="K1,K2",
+        help="only these fault kinds ('list' prints every kind and exits)",
+    )
+    sim.add_argument("--verbose", action="store_true", help="one line per journey on stderr")
+    sim.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="also write the kiosk's log to stderr at this level",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(example_toml())
             return 0
         return _config_check(args.file)
+    if args.command == "simulate-sales":
+        return _simulate(args)
     return _run(args)
 
 
@@ -66,6 +124,44 @@ def _config_check(path: Path) -> int:
         print(f"{path}: {problem}", file=sys.stderr)
     print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
     return 1
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from kioskapp.simulate import FAULT_KINDS, SimulationError, SimulationOptions, run_simulation
+
+    if args.fault_kinds == "list":
+        for name, kind in FAULT_KINDS.items():
+            providers = ", ".join(sorted(kind.providers)) if kind.providers else "any"
+            print(f"{name}\t{providers}")
+        return 0
+    if args.log_level:
+        logging.basicConfig(
+            level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    kinds = None
+    if args.fault_kinds:
+        kinds = tuple(k.strip() for k in args.fault_kinds.split(",") if k.strip())
+    config_path = args.simulate_config or (Path(args.config) if args.config else None)
+    try:
+        options = SimulationOptions(
+            journeys=args.journeys,
+            fault_rate=args.faults,
+            seed=args.seed,
+            provider=args.provider,
+            config_path=config_path,
+            state_dir=args.state_dir,
+            fault_kinds=kinds,
+            env=dict(os.environ),
+            verbose=args.verbose,
+        )
+        return run_simulation(options, err=sys.stderr)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config: {problem}", file=sys.stderr)
+        return 2
+    except SimulationError as exc:
+        print(f"simulate-sales: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
