@@ -1332,18 +1332,6 @@ def _build(ctx: _Ctx, data: Mapping[str, Any], source: Path | None) -> Config:
                 "must be set: every CardAPI debit sends the point_of_sale_id",
             )
 
-    payments: PaymentsSettings = built["payments"]
-    if (
-        "card_provider" not in invalid["payments"]
-        and "currency" not in invalid["kiosk"]
-        and payments.card_provider == "payjunction"
-        and kiosk.currency != "USD"
-    ):
-        ctx.add(
-            "payments.card_provider",
-            f"'payjunction' takes US dollars only, but kiosk.currency is {kiosk.currency!r}",
-        )
-
     _check_env_names(ctx)
     return Config(products=products, source=source, **built)
 

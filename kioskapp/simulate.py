@@ -1296,8 +1296,6 @@ def simulation_config(
     })  # fmt: skip
     if options.provider is not None:
         env["KIOSKAPP_PAYMENTS__CARD_PROVIDER"] = options.provider
-        if options.provider == "payjunction" and options.config_path is None:
-            env["KIOSKAPP_KIOSK__CURRENCY"] = "USD"  # PayJunction takes dollars only
     if options.config_path is None:
         fast = str(FAST_TIMEOUT_S)
         for key in (

@@ -36,7 +36,6 @@ def config_for(sim: Any, tmp_path: Path, provider: str) -> Any:
         "KIOSKAPP_CALLBACKS__LISTEN_PORT": str(port),
         "KIOSKAPP_CALLBACKS__PUBLIC_URL": f"http://127.0.0.1:{port}",
         "KIOSKAPP_PAYMENTS__CARD_PROVIDER": provider,
-        "KIOSKAPP_KIOSK__CURRENCY": "USD" if provider == "payjunction" else "EUR",
         "KIOSKAPP_KIOSK__STATE_DIR": str(tmp_path),
     }
     return load_config(None, env=env)

@@ -368,7 +368,7 @@ ENV_CASES: list[tuple[str, str, str, Any]] = [
         ("1 Main St", "VAT 42"),
     ),
     ("KIOSKAPP_JOURNAL__PATH", "/tmp/j.sqlite3", "journal.path", Path("/tmp/j.sqlite3")),
-    ("KIOSKAPP_PAYMENTS__CARD_PROVIDER", "komoju", "payments.card_provider", None),
+    ("KIOSKAPP_PAYMENTS__CARD_PROVIDER", "payjunction", "payments.card_provider", None),
     ("KIOSKAPP_CARDAPI__GROUP_ID", "7", "cardapi.group_id", 7),
     ("KIOSKAPP_CARDAPI__DEVICE_ID", "kiosk-7", "cardapi.device_id", None),
     ("KIOSKAPP_TECALIS__PASSWORD", "from-env", "tecalis.password", Secret("from-env")),
@@ -836,14 +836,3 @@ def test_resolve_config_path_precedence() -> None:
     assert resolve_config_path(None, {}) == Path("/etc/kioskapp/kiosk.toml")
     assert resolve_config_path("", {"KIOSKAPP_CONFIG": ""}) == Path("/etc/kioskapp/kiosk.toml")
     assert resolve_config_path(None, {"KIOSKAPP_CONFIG": ""}) == config.DEFAULT_CONFIG_PATH
-
-
-def test_payjunction_needs_a_dollar_kiosk(tmp_path: Path) -> None:
-    path = tmp_path / "kiosk.toml"
-    path.write_text('[payments]\ncard_provider = "payjunction"\n')
-    problems = [str(p) for p in check_file(path, env={})]
-    assert problems == [
-        "payments.card_provider: 'payjunction' takes US dollars only, but kiosk.currency is 'EUR'"
-    ]
-    path.write_text('[kiosk]\ncurrency = "USD"\n[payments]\ncard_provider = "payjunction"\n')
-    assert check_file(path, env={}) == []
