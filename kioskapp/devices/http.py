@@ -12,7 +12,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -249,3 +249,28 @@ class ServiceHealth:
             self.last_ok_at = at
         self.last_error = str(error)
         self.last_error_at = at
+
+
+class OwnedHttpClient:
+    """``async with`` and ``aclose()`` for a client that may own its httpx client.
+
+    Subclasses set ``_http``, ``_own_http`` (True when they created it) and
+    ``_closed``; an injected httpx client is left open for its owner.
+    """
+
+    _http: httpx.AsyncClient
+    _own_http: bool
+    _closed: bool
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._own_http:
+            await self._http.aclose()

@@ -101,6 +101,7 @@ from kioskapp.devices.errors import (
 from kioskapp.devices.http import (
     NO_RETRY,
     Fields,
+    OwnedHttpClient,
     RetryPolicy,
     ServiceHealth,
     decode_json,
@@ -662,7 +663,7 @@ class Reconciliation:
 # -- the client -------------------------------------------------------------------
 
 
-class KineticClient:
+class KineticClient(OwnedHttpClient):
     """One owner for all traffic to one Kinetic Go 2 terminal.
 
     ``http`` may be injected (then it is not closed here). Every call raises
@@ -699,19 +700,6 @@ class KineticClient:
         self._http = http or httpx.AsyncClient()
         self.health = ServiceHealth(SERVICE)
         self._closed = False
-
-    async def __aenter__(self) -> KineticClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._own_http:
-            await self._http.aclose()
 
     # -- low level ------------------------------------------------------------
     async def _send(

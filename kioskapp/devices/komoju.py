@@ -101,6 +101,7 @@ from kioskapp.devices.errors import (
 from kioskapp.devices.http import (
     NO_RETRY,
     Fields,
+    OwnedHttpClient,
     RetryPolicy,
     ServiceHealth,
     decode_json,
@@ -489,7 +490,7 @@ class SessionWatch:
 # -- the client ---------------------------------------------------------------------------
 
 
-class KomojuClient:
+class KomojuClient(OwnedHttpClient):
     """All traffic to KOMOJU for one merchant account and one cloud terminal.
 
     Closes only what it created (not an injected ``http`` client).
@@ -531,19 +532,6 @@ class KomojuClient:
         self._watches: dict[str, SessionWatch] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._closed = False
-
-    async def __aenter__(self) -> KomojuClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._own_http:
-            await self._http.aclose()
 
     # -- low level ---------------------------------------------------------------------
     async def _send(

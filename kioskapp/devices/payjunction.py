@@ -117,6 +117,7 @@ from kioskapp.devices.errors import (
 )
 from kioskapp.devices.http import (
     Fields,
+    OwnedHttpClient,
     RetryPolicy,
     ServiceHealth,
     decode_json,
@@ -550,7 +551,7 @@ class PayJunctionTimeouts:
     connect: float = 3.0
 
 
-class PayJunctionClient:
+class PayJunctionClient(OwnedHttpClient):
     """One owner for all traffic to PayJunction for one Smart Terminal.
 
     Wire :meth:`handle_webhook` to the callback receiver (``WEBHOOK_PATH``)
@@ -598,19 +599,6 @@ class PayJunctionClient:
         self._max_tracked = max_tracked
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._closed = False
-
-    async def __aenter__(self) -> PayJunctionClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._own_http:
-            await self._http.aclose()
 
     # -- low level --------------------------------------------------------------
     async def _send(
