@@ -1,6 +1,8 @@
 """The ``kioskapp`` command.
 
-kioskapp [--config FILE] [--simulate]   run the kiosk
+kioskapp [--config FILE] [--simulate] [--windowed]
+                                        run the kiosk (with --simulate: against the
+                                        built-in simulators, with their control panel)
 kioskapp config check FILE              validate a config file
 kioskapp config example                 print a fully commented example config
 kioskapp simulate-sales N [--faults RATE] [--seed S] [--provider P]
@@ -11,7 +13,6 @@ kioskapp simulate-sales N [--faults RATE] [--seed S] [--provider P]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -39,6 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulate",
         action="store_true",
         help="run against the built-in simulators of every device and service",
+    )
+    parser.add_argument(
+        "--windowed",
+        action="store_true",
+        help="run in a window instead of fullscreen (development, demos)",
+    )
+    parser.add_argument(
+        "--no-panel",
+        action="store_true",
+        help="with --simulate: do not open the simulator control panel",
+    )
+    parser.add_argument(
+        "--pseudo-locale",
+        action="store_true",
+        help="show every text stretched and accented, to find clipped labels",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     config = sub.add_parser("config", help="check or create a config file")
@@ -165,9 +181,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    path = resolve_config_path(args.config, os.environ)
+    config_path = path if (args.config or path.exists()) else None
     try:
-        path = resolve_config_path(args.config, os.environ)
-        config = load_config(path if (args.config or path.exists()) else None, env=os.environ)
+        config = load_config(config_path, env=os.environ)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"config: {problem}", file=sys.stderr)
@@ -175,19 +192,14 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not args.simulate:
-        print(
-            "kioskapp: the customer screens are not part of this version yet; "
-            "run with --simulate to start the built-in simulators.",
-            file=sys.stderr,
-        )
-        return 2
-    from kioskapp.simulator.main import serve
+    from kioskapp.ui.app import RunOptions, main_simulate, run
 
-    print(
-        "kioskapp: the customer screens are not built yet; starting the built-in simulators so\n"
-        "the device APIs can be tried already (docs/simulator.md shows a curl session).",
-        flush=True,
+    options = RunOptions(
+        windowed=args.windowed,
+        simulate=args.simulate,
+        sim_panel=not args.no_panel,
+        pseudo_locale=args.pseudo_locale,
     )
-    sim = config.simulator
-    return asyncio.run(serve(sim.host, sim.port, sim.speed))
+    if args.simulate:
+        return main_simulate(config_path, options)
+    return run(config, options)

@@ -651,6 +651,15 @@ class UiSettings:
     large_text: bool = setting(
         False, "Start every session in large-text mode (customers can always toggle it)."
     )
+    speech: bool = setting(
+        True,
+        "Read screen titles, amounts and errors aloud (text to speech) where the system "
+        "has a speech engine; without one the screens work the same, silently.",
+    )
+    speech_engine: str = setting(
+        "",
+        "Text-to-speech engine to use (e.g. 'speechd'); empty: the system's default.",
+    )
 
 
 @dataclass(frozen=True)

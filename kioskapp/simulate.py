@@ -140,6 +140,7 @@ from kioskapp.core.flow import (
 from kioskapp.core.journal import Journal, JournalDB, JournalError
 from kioskapp.core.money import Money
 from kioskapp.devices import komoju, payjunction
+from kioskapp.runtime import simulation_overrides
 from kioskapp.simulator.control import SimControl, SimControlError
 from kioskapp.simulator.framework import (
     MAX_FAULT_DELAY_S,
@@ -1281,17 +1282,11 @@ def simulation_config(
     endpoint on the in-process simulators and the callback receiver on ``listen_port``."""
     base = sim_base_url
     env: dict[str, str] = {k: v for k, v in options.env.items() if k.startswith("KIOSKAPP_")}
+    env.update(simulation_overrides(base, state_dir))
     env.update({
-        "KIOSKAPP_TECALIS__BASE_URL": f"{base}/tecalis",
-        "KIOSKAPP_CARDAPI__BASE_URL": f"{base}/cardapi",
-        "KIOSKAPP_KINETIC__BASE_URL": f"{base}/kinetic/api/v2",
-        "KIOSKAPP_KOMOJU__BASE_URL": f"{base}/komoju",
-        "KIOSKAPP_PAYJUNCTION__BASE_URL": f"{base}/payjunction",
         "KIOSKAPP_CALLBACKS__LISTEN_HOST": "127.0.0.1",
         "KIOSKAPP_CALLBACKS__LISTEN_PORT": str(listen_port),
         "KIOSKAPP_CALLBACKS__PUBLIC_URL": f"http://127.0.0.1:{listen_port}",
-        "KIOSKAPP_KIOSK__STATE_DIR": str(state_dir),
-        "KIOSKAPP_JOURNAL__PATH": str(state_dir / "journal.sqlite3"),
         "KIOSKAPP_SERIAL_READER__ENABLED": "false",
     })  # fmt: skip
     if options.provider is not None:
