@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QHideEvent, QKeyEvent, QMouseEvent, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -46,7 +46,7 @@ from kioskapp.core.flow import (
     State,
     UseCashback,
 )
-from kioskapp.ui.i18n import Texts, placeholders
+from kioskapp.ui.i18n import Texts, placeholders, texts_for
 from kioskapp.ui.texts import TEXTS
 from kioskapp.ui.widgets import busy_bar, button, column, label, panel, qr_pixmap, set_text, show
 
@@ -97,33 +97,87 @@ class Screen(QWidget):
 
 
 class AttractScreen(Screen):
-    """Welcome, the idle loop (a greeting cycling through the languages) and Start."""
+    """Welcome, and the idle loop: the products and their prices, and a greeting that
+    cycles through the kiosk's languages (so a passer-by sees their own), then Start."""
+
+    #: Seconds each language's greeting stays in the idle loop.
+    CYCLE_S = 4.0
 
     def __init__(self, submit: Submit) -> None:
         super().__init__(submit)
         self.title = label("huge")
         self.subtitle = label()
-        self.touch = label("title")
-        self.start = self._on(button("primary", "start"), Start())
-        self.start.setMinimumHeight(120)
-        lay = column(self.title, self.subtitle, spacing=28, margins=48)
+        self.showcase = panel()
+        self.showcase.setObjectName("showcase")
+        self.showcase_lay = QVBoxLayout()
+        self.showcase_lay.setContentsMargins(32, 24, 32, 24)
+        self.showcase_lay.setSpacing(8)
+        self.showcase.setLayout(self.showcase_lay)
+        self.product_rows: list[QLabel] = []
+        self.greeting = label("title")
+        self.greeting.setObjectName("greeting")
+        self.start = self._on(button("start", "start"), Start())
+        lay = column(self.title, self.subtitle, spacing=16, margins=32)
+        lay.addWidget(self.showcase)
         lay.addStretch(1)
-        lay.addWidget(self.touch)
+        lay.addWidget(self.greeting)
         lay.addWidget(self.start)
-        lay.addStretch(1)
         self.setLayout(lay)
+        self._cycle = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(round(self.CYCLE_S * 1000))
+        self._timer.timeout.connect(self._next_greeting)
 
     def draw(self, snap: FlowSnapshot, t: Texts) -> None:
         super().draw(snap, t)
         set_text(self.title, t("attract.title"))
         set_text(self.subtitle, t("attract.subtitle"))
-        set_text(self.touch, t("attract.touch"))
         set_text(self.start, t("attract.start"))
+        items = snap.catalogue
+        while len(self.product_rows) < len(items):
+            row_label = label(center=False)
+            self.showcase_lay.addWidget(row_label)
+            self.product_rows.append(row_label)
+        for i, row_label in enumerate(self.product_rows):
+            show(row_label, i < len(items))
+            if i < len(items):
+                set_text(row_label, f"{items[i].name}  ·  {t.money(items[i].price)}")
+        show(self.showcase, bool(items))
+        self._show_greeting()
+
+    def _languages(self) -> tuple[str, ...]:
+        snap = self.snap
+        if snap is None:
+            return ()
+        # the customer's language first, then the others in their order
+        return (snap.language, *(x for x in snap.languages if x != snap.language))
+
+    def _show_greeting(self) -> None:
+        langs = self._languages()
+        if not langs:
+            return
+        lang = langs[self._cycle % len(langs)]
+        t = texts_for(lang)
+        set_text(self.greeting, t("attract.touch"))
+
+    def _next_greeting(self) -> None:
+        self._cycle += 1
+        self._show_greeting()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._cycle = 0
+        self._show_greeting()
+        self._timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._timer.stop()
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
         return f"{t('attract.title')}. {t('attract.touch')}"
 
-    def mousePressEvent(self, event: object) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.submit(Start())  # anywhere on the screen starts
 
 
@@ -291,10 +345,14 @@ class IdentifyScreen(Screen):
         self.reader_text = label("muted")
         self.swipe = self._on(button(None, "identify:terminal"), ReadCardOnTerminal())
         enter = QWidget()
-        enter_lay = column(self.enter_text, self.digits, margins=0)
-        enter_lay.addLayout(keypad)
-        enter_lay.addWidget(self.reader_text)
-        enter_lay.addWidget(self.swipe)
+        left = column(self.enter_text, self.digits, self.reader_text, margins=0)
+        left.addStretch(1)
+        left.addWidget(self.swipe)
+        enter_lay = QHBoxLayout()
+        enter_lay.setContentsMargins(0, 0, 0, 0)
+        enter_lay.setSpacing(32)
+        enter_lay.addLayout(left, 1)
+        enter_lay.addLayout(keypad, 1)
         enter.setLayout(enter_lay)
         # searching / reading
         self.wait_text = label()
@@ -312,9 +370,13 @@ class IdentifyScreen(Screen):
         self.use = self._on(button("primary", "identify:use"), UseCashback(True))
         self.keep = self._on(button(None, "identify:keep"), UseCashback(False))
         found = panel()
-        found.setLayout(
-            column(self.card_text, self.balance_text, self.usable_text, self.use, self.keep)
-        )
+        found_lay = column(self.card_text, self.balance_text, self.usable_text, spacing=12)
+        choice = QHBoxLayout()
+        choice.setSpacing(16)
+        choice.addWidget(self.use)
+        choice.addWidget(self.keep)
+        found_lay.addLayout(choice)
+        found.setLayout(found_lay)
         self.page = {"ask": ask, "enter": enter, "searching": wait, "reading": wait, "found": found}
         for w in (ask, enter, wait, found):
             self.pages.addWidget(w)
@@ -422,8 +484,11 @@ class IdConfirmScreen(Screen):
         self.cancel = self._on(button("danger", "cancel"), Cancel())
         lay = column(self.title)
         lay.addWidget(self.image, 1)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(16)
         for w in (self.ok, self.again, self.cancel):
-            lay.addWidget(w)
+            buttons.addWidget(w)
+        lay.addLayout(buttons)
         self.setLayout(lay)
         self._image_of: bytes | None = None
 
@@ -436,7 +501,7 @@ class IdConfirmScreen(Screen):
             if snap.id_image and pix.loadFromData(snap.id_image):
                 self.image.setPixmap(
                     pix.scaled(
-                        640, 420, Qt.AspectRatioMode.KeepAspectRatio,
+                        560, 350, Qt.AspectRatioMode.KeepAspectRatio,
                         Qt.TransformationMode.SmoothTransformation,
                     )
                 )  # fmt: skip
@@ -466,7 +531,7 @@ class PaymentChoiceScreen(Screen):
         self.cashback = label("muted")
         self.notice = label("notice")
         self.methods: dict[str, QPushButton] = {}
-        self.method_row = QHBoxLayout()
+        self.method_row = QVBoxLayout()
         self.method_row.setSpacing(24)
         self.cancel = self._on(button("danger", "cancel"), Cancel())
         lay = column(self.title, self.due, self.cashback, self.notice)
@@ -486,8 +551,7 @@ class PaymentChoiceScreen(Screen):
         _notice(self.notice, snap, t)
         for method in snap.methods_offered:
             if method not in self.methods:
-                b = self._on(button("primary", f"pay:{method}"), PayWith(method))
-                b.setMinimumHeight(160)
+                b = self._on(button("method", f"pay:{method}"), PayWith(method))
                 self.method_row.addWidget(b)
                 self.methods[method] = b
         for method, b in self.methods.items():
@@ -533,11 +597,14 @@ class PayingScreen(Screen):
         self.rest_by_card = button("primary", "pay:rest_by_card")
         self.rest_by_card.clicked.connect(self._rest_by_card)
         self.cancel = self._on(button("danger", "cancel"), Cancel())
-        lay = column(self.title, self.hint, self.figures, self.status, self.note)
+        lay = column(self.title, self.hint, self.figures, self.status, self.note, spacing=16)
         lay.addWidget(self.busy, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addStretch(1)
-        lay.addWidget(self.rest_by_card)
-        lay.addWidget(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(16)
+        buttons.addWidget(self.rest_by_card)
+        buttons.addWidget(self.cancel)
+        lay.addLayout(buttons)
         self.setLayout(lay)
 
     def _card_method(self) -> str | None:
@@ -627,7 +694,7 @@ class SlipView(QWidget):
         super().__init__()
         self.setObjectName("slip")
         self.caption = label("notice")
-        self.text = label(center=False)
+        self.text = label("slip", center=False)
         self.text.setObjectName("slip_text")
         self.qr = QLabel()
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -652,7 +719,7 @@ class SlipView(QWidget):
             self._slip = slip
             self.text.setText("\n".join(slip.lines))
             if slip.qr:
-                self.qr.setPixmap(qr_pixmap(slip.qr[0]))
+                self.qr.setPixmap(qr_pixmap(slip.qr[0], scale=4))
             else:
                 self.qr.clear()
 

@@ -23,7 +23,7 @@ def QT_TRANSLATE_NOOP(context: str, source: str) -> str:
     return source
 
 
-#: The one translation context of the customer screens.
+# The one translation context of the customer screens.
 CONTEXT: Final = "kiosk"
 
 _TEXTS: dict[str, str] = {

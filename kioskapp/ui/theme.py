@@ -178,6 +178,7 @@ QLabel {{ background: transparent; }}
 QLabel[role="title"] {{ font-size: {t.title}px; font-weight: 700; color: {p.title}; }}
 QLabel[role="huge"] {{ font-size: {t.huge}px; font-weight: 700; color: {p.title}; }}
 QLabel[role="muted"] {{ color: {p.muted}; font-size: {t.small}px; }}
+QLabel[role="slip"] {{ font-size: {t.small}px; }}
 QLabel[role="amount"] {{ font-size: {t.title}px; font-weight: 700; color: {p.text}; }}
 QLabel[role="notice"] {{ background: {p.notice_bg}; color: {p.notice_text};
     border: {border_w}px solid {p.notice_text}; border-radius: 8px; padding: 12px; }}
@@ -197,7 +198,11 @@ QPushButton[role="primary"] {{ background: {p.primary}; color: {p.primary_text};
 QPushButton[role="danger"] {{ background: {p.danger}; color: {p.danger_text};
     border-color: {p.danger}; }}
 QPushButton[role="product"] {{ min-height: 140px; text-align: left; padding: 16px 24px; }}
-QPushButton[role="key"] {{ min-width: 96px; font-size: {t.title}px; }}
+QPushButton[role="method"] {{ min-height: 160px; background: {p.primary}; color: {p.primary_text};
+    border-color: {p.primary}; }}
+QPushButton[role="start"] {{ min-height: 120px; background: {p.primary}; color: {p.primary_text};
+    border-color: {p.primary}; font-size: {t.title}px; }}
+QPushButton[role="key"] {{ min-width: 96px; font-size: {t.title}px; padding: 0px 8px; }}
 QFrame#TopBar QPushButton {{ background: {p.bar}; color: {p.bar_text};
     border: {border_w}px solid {p.bar_text}; }}
 QFrame#TopBar QPushButton:checked {{ background: {p.bar_text}; color: {p.bar}; }}

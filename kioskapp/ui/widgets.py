@@ -53,6 +53,7 @@ def busy_bar(name: str = "busy") -> QProgressBar:
     bar.setObjectName(name)
     bar.setRange(0, 0)
     bar.setTextVisible(False)
+    bar.setMinimumWidth(360)
     bar.setMaximumWidth(520)
     bar.setAccessibleName("busy")
     return bar

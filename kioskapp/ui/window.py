@@ -192,6 +192,9 @@ class KioskWindow(QWidget):
         self._spoken: tuple[State, str] | None = None
         self.top = TopBar(self.submit)
         self.stack = QStackedWidget()
+        # The screen is as big as the display, whatever one page would like: a page
+        # that needs more is clipped (the gallery's check finds it), never the window.
+        self.stack.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.screens: dict[State, Screen] = build_screens(self.submit)
         for state, screen in self.screens.items():
             screen.setProperty("state", state.value)
