@@ -98,12 +98,12 @@ from kioskapp.devices.errors import (
     ServiceError,
     error_class_for_status,
 )
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.http import (
     NO_RETRY,
     Fields,
     OwnedHttpClient,
     RetryPolicy,
-    ServiceHealth,
     decode_json,
     transport_error,
     with_retries,

@@ -115,11 +115,11 @@ from kioskapp.devices.errors import (
     ServiceUnavailable,
     error_class_for_status,
 )
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.http import (
     Fields,
     OwnedHttpClient,
     RetryPolicy,
-    ServiceHealth,
     decode_json,
     transport_error,
     with_retries,

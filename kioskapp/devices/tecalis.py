@@ -69,11 +69,11 @@ from kioskapp.devices.errors import (
     ServiceUnavailable,
     error_class_for_status,
 )
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.http import (
     NO_RETRY,
     Fields,
     RetryPolicy,
-    ServiceHealth,
     decode_json,
     is_true,
     transport_error,

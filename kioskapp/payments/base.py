@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ from kioskapp.config import Config
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
 from kioskapp.devices.errors import ApiError, ServiceError, ServiceUnavailable
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.kinetic import (
     DEFAULT_TIMEOUT_MS,
     DuplicateTransaction,

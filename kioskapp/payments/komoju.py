@@ -47,7 +47,7 @@ from typing import Any, Literal
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
 from kioskapp.devices.errors import ApiError, ServiceError
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.komoju import (
     CancelRefused,
     KomojuClient,

@@ -61,7 +61,7 @@ from typing import ClassVar, Literal
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
 from kioskapp.devices.errors import ApiError, NotFound, ServiceError
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.payjunction import (
     NotSent,
     PayJunctionClient,

@@ -21,7 +21,7 @@ from typing import ClassVar
 from kioskapp.core.clock import Clock
 from kioskapp.core.money import Money
 from kioskapp.devices.errors import ApiError, ServiceError
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.tecalis import TecalisClient, TpvNotCancellable
 from kioskapp.devices.tecalis_models import (
     SessionRenewed,

@@ -71,11 +71,9 @@ class KioskApp:
         self.exit_code = 0
         self.stop_requested = asyncio.Event()
         self.kiosk: Kiosk | None = None
-        self.window = KioskWindow(
-            config,
-            speaker=Speaker(enabled=config.ui.speech, engine=config.ui.speech_engine),
-            pseudo_locale=options.pseudo_locale,
-        )
+        # Speech loads Qt Multimedia: it is set up after the first frame is on screen.
+        self.window = KioskWindow(config, pseudo_locale=options.pseudo_locale)
+        self.first_paint: asyncio.Future[None] | None = None
         self.panel: Any = None
 
     # -- stopping ---------------------------------------------------------------------
@@ -110,11 +108,17 @@ class KioskApp:
             self.panel.show()
 
     async def main(self) -> int:
-        from kioskapp.runtime import open_kiosk
-
         flow_task: asyncio.Task[None] | None = None
         stop_wait = asyncio.ensure_future(self.stop_requested.wait())
         try:
+            if self.first_paint is not None:  # the attract frame first, then the rest
+                waits: set[asyncio.Future[Any]] = {self.first_paint, stop_wait}
+                await asyncio.wait(waits, timeout=5.0)
+            from kioskapp.runtime import open_kiosk
+
+            self.window.speaker = Speaker(
+                enabled=self.config.ui.speech, engine=self.config.ui.speech_engine
+            )
             while self.kiosk is None and not self.stop_requested.is_set():
                 try:
                     self.kiosk = await open_kiosk(self.config)
@@ -230,8 +234,15 @@ def run(
     loop.set_exception_handler(loop_exception)
     app.setQuitOnLastWindowClosed(False)
     app.lastWindowClosed.connect(kiosk_app.request_stop)
-    if options.on_first_paint is not None:
-        _notify_first_paint(kiosk_app.window, options.on_first_paint)
+    kiosk_app.first_paint = loop.create_future()
+
+    def painted(window: KioskWindow) -> None:
+        if kiosk_app.first_paint is not None and not kiosk_app.first_paint.done():
+            kiosk_app.first_paint.set_result(None)
+        if options.on_first_paint is not None:
+            options.on_first_paint(window)
+
+    _notify_first_paint(kiosk_app.window, painted)
     try:
         kiosk_app.show()
         with loop:

@@ -18,7 +18,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from kioskapp.config import Config
-from kioskapp.core.flow import (
+from kioskapp.core.flow.model import (
     ErrorInfo,
     FlowSnapshot,
     IdleWarning,

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kioskapp.core.flow import (
+from kioskapp.core.flow.model import (
     Back,
     Cancel,
     CatalogueItem,

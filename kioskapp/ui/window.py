@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -32,9 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from kioskapp.config import Config
-from kioskapp.core.flow import (
+from kioskapp.core.flow.model import (
     CatalogueItem,
-    Flow,
     FlowSnapshot,
     Intent,
     MoreTime,
@@ -50,6 +50,9 @@ from kioskapp.ui.screens import Screen, build_screens
 from kioskapp.ui.speech import Speaker
 from kioskapp.ui.texts import LANGUAGE_NAMES
 from kioskapp.ui.widgets import button, column, label, set_text, show
+
+if TYPE_CHECKING:
+    from kioskapp.core.flow.engine import Flow
 
 log = logging.getLogger(__name__)
 

@@ -168,7 +168,7 @@ from kioskapp.devices.cardapi import (
     SearchMode,
 )
 from kioskapp.devices.errors import ApiError, ServiceError
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.serial_reader import ReaderStopped, ScannedCode
 from kioskapp.devices.tecalis import (
     BarcodeUnreadable,
