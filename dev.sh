@@ -22,10 +22,16 @@ apt_install() {
 }
 
 # Fonts for receipts and screens: Noto Sans CJK covers Latin and Japanese,
-# DejaVu fills the few glyphs it lacks.
-RUNTIME_DEBS=(fonts-noto-cjk fonts-dejavu-core)
+# DejaVu fills the few glyphs it lacks. The libraries Qt's window system
+# plugins load (X11/xcb, EGL/GL, fontconfig, D-Bus), and PulseAudio's client
+# library, which Qt's text-to-speech loads.
+RUNTIME_DEBS=(fonts-noto-cjk fonts-dejavu-core
+    libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
+    libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+    libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0)
 # pdftoppm/pdfinfo: the tests read the receipts back as a printer would.
-TEST_DEBS=(poppler-utils)
+# xvfb, imagemagick: scripts/screenshots.py and the benches on a virtual screen.
+TEST_DEBS=(poppler-utils xvfb xauth imagemagick)
 
 setup() {
     apt_install "${RUNTIME_DEBS[@]}" "$@"
@@ -51,7 +57,13 @@ setup() {
 
 cmd_run() {
     setup
-    exec "$VENV/bin/kioskapp" --simulate "$@"
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
+        # No screen (a server, a container): Qt's VNC platform serves the windows.
+        echo "dev.sh: no display found; the kiosk's screens are served over VNC:"
+        echo "dev.sh: connect a VNC viewer to localhost:5900 (e.g. 'vncviewer localhost:5900')"
+        export QT_QPA_PLATFORM="vnc:size=1800x900:port=5900"
+    fi
+    exec "$VENV/bin/kioskapp" --simulate --windowed "$@"
 }
 
 cmd_test() {

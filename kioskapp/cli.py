@@ -192,6 +192,9 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # One line per HTTP request is for debugging, not for a kiosk's journal.
+    if config.logging.level != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     from kioskapp.ui.app import RunOptions, main_simulate, run
 
     options = RunOptions(

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import subprocess
+import sys
 import threading
+import time
 
 from kioskapp.core.clock import ControlledClock
 from kioskapp.simulator.framework import SimServer, build_simulators
@@ -89,3 +92,67 @@ class BackgroundSimulators:
         finally:
             await server.stop()
             await clock.aclose()
+
+
+class SimulatorProcess:
+    """The simulators in a child process (``kioskapp-sim``), for ``kioskapp --simulate``.
+
+    A process of their own keeps their work, and their garbage, away from the
+    kiosk's Qt thread entirely. Same interface as :class:`BackgroundSimulators`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, speed: float = 1.0) -> None:
+        self.host = host
+        self.port = port
+        self.speed = speed
+        self._proc: subprocess.Popen[str] | None = None
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the simulators are not running")
+        return self._base_url
+
+    def start(self, timeout: float = 30.0) -> str:
+        args = [
+            sys.executable, "-m", "kioskapp.simulator.main",
+            "--host", self.host, "--port", str(self.port), "--speed", repr(self.speed),
+        ]  # fmt: skip
+        proc = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self._proc = proc
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in proc.stdout:
+            if line.strip().startswith("control") and "http" in line:
+                url = line.split()[-1]
+                self._base_url = url.rsplit("/_sim/", 1)[0]
+            if line.startswith("Press Ctrl+C") or time.monotonic() > deadline:
+                break
+        if self._base_url is None:
+            proc.kill()
+            err = proc.stderr.read() if proc.stderr else ""
+            proc.wait()
+            raise SimulatorStartError(err.strip() or "the simulators did not start")
+        threading.Thread(target=self._drain, args=(proc,), daemon=True).start()
+        return self._base_url
+
+    @staticmethod
+    def _drain(proc: subprocess.Popen[str]) -> None:
+        # Keep the pipes flowing: a full pipe would block the simulators.
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                threading.Thread(target=stream.read, daemon=True).start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

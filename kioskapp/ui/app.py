@@ -39,7 +39,7 @@ from kioskapp.ui.window import WINDOWED_SIZE, KioskWindow
 
 if TYPE_CHECKING:
     from kioskapp.runtime import Kiosk
-    from kioskapp.simulator.background import BackgroundSimulators
+    from kioskapp.simulator.background import BackgroundSimulators, SimulatorProcess
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,12 @@ class RunOptions:
 class KioskApp:
     """The customer app: window, kiosk runtime, signals and the crash handler."""
 
-    def __init__(self, config: Config, options: RunOptions, sims: BackgroundSimulators | None):
+    def __init__(
+        self,
+        config: Config,
+        options: RunOptions,
+        sims: BackgroundSimulators | SimulatorProcess | None,
+    ):
         self.config = config
         self.options = options
         self.sims = sims
@@ -104,16 +109,31 @@ class KioskApp:
         if self.sims is not None and self.options.sim_panel:
             from kioskapp.ui.simpanel import SimulatorPanel
 
-            self.panel = SimulatorPanel(self.sims.base_url)
+            self.panel = SimulatorPanel(
+                self.sims.base_url,
+                currency=self.config.kiosk.currency,
+                card_provider=self.config.payments.card_provider,
+            )
+            if not fullscreen:  # beside the kiosk's window, not on top of it
+                self.panel.move(w.x() + w.frameGeometry().width() + 8, w.y())
             self.panel.show()
 
     async def main(self) -> int:
         flow_task: asyncio.Task[None] | None = None
         stop_wait = asyncio.ensure_future(self.stop_requested.wait())
         try:
-            if self.first_paint is not None:  # the attract frame first, then the rest
-                waits: set[asyncio.Future[Any]] = {self.first_paint, stop_wait}
-                await asyncio.wait(waits, timeout=5.0)
+            # The attract frame first, then the rest. Polled: the paint is reported
+            # from a Qt callback, and a future completed there was seen to wake this
+            # coroutine only at its time-out under qasync.
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 5.0
+            while (  # noqa: ASYNC110 (see above)
+                self.first_paint is not None
+                and not self.first_paint.done()
+                and not self.stop_requested.is_set()
+                and loop.time() < give_up
+            ):
+                await asyncio.sleep(0.01)
             from kioskapp.runtime import open_kiosk
 
             self.window.speaker = Speaker(
@@ -201,7 +221,7 @@ def run(
     config: Config,
     options: RunOptions,
     *,
-    sims: BackgroundSimulators | None = None,
+    sims: BackgroundSimulators | SimulatorProcess | None = None,
     argv: list[str] | None = None,
 ) -> int:
     """Run the customer app until it is stopped; returns the exit status."""
@@ -237,8 +257,9 @@ def run(
     kiosk_app.first_paint = loop.create_future()
 
     def painted(window: KioskWindow) -> None:
-        if kiosk_app.first_paint is not None and not kiosk_app.first_paint.done():
-            kiosk_app.first_paint.set_result(None)
+        fut = kiosk_app.first_paint
+        if fut is not None and not fut.done():
+            fut.set_result(None)
         if options.on_first_paint is not None:
             options.on_first_paint(window)
 
@@ -274,7 +295,7 @@ def main_simulate(config_path: Path | None, options: RunOptions) -> int:
     """``kioskapp --simulate``: the app, the simulators on their own thread, the panel."""
     from kioskapp.config import ConfigError
     from kioskapp.runtime import default_simulation_state_dir, simulation_config
-    from kioskapp.simulator.background import BackgroundSimulators, SimulatorStartError
+    from kioskapp.simulator.background import SimulatorProcess, SimulatorStartError
 
     base = load_for_sim = None
     try:
@@ -284,7 +305,7 @@ def main_simulate(config_path: Path | None, options: RunOptions) -> int:
             print(f"config: {problem}", file=sys.stderr)
         return 2
     sim = load_for_sim.simulator
-    sims = BackgroundSimulators(sim.host, sim.port, sim.speed)
+    sims = SimulatorProcess(sim.host, sim.port, sim.speed)
     try:
         base = sims.start()
     except SimulatorStartError as exc:

@@ -804,7 +804,8 @@ class ErrorScreen(Screen):
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
         what, todo, refund = self._texts(snap, t)
-        return ". ".join(p for p in (what, refund, todo) if p)
+        slip = t(f"slip.{snap.slip_on_screen.kind}") if snap.slip_on_screen else ""
+        return ". ".join(p for p in (what, refund, slip, todo) if p)
 
 
 def build_screens(submit: Submit) -> dict[State, Screen]:
