@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from kioskapp.core.money import Money
 from kioskapp.core.recovery import RecoveryPolicy
 from kioskapp.devices.errors import ServerError
-from kioskapp.devices.http import ServiceHealth
+from kioskapp.devices.health import ServiceHealth
 from kioskapp.payments.base import (
     Compensation,
     JournalHook,
