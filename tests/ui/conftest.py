@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,20 @@ async def dollar_kiosk(
 def dollar_ui(dollar_kiosk: Kiosk, qtbot: QtBot) -> UiSession:
     """``ui`` on :func:`dollar_kiosk`."""
     return _sessions(dollar_kiosk, qtbot)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_qt_thread() -> Iterator[None]:
+    """Python's cyclic garbage collector runs in whichever thread allocates when it
+    triggers: a journal or executor thread could then destroy Qt objects of an
+    earlier test (windows, timers) off the Qt thread, which crashes Qt. During a UI
+    test the collector is off; it runs here, on the Qt thread, between tests."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.collect()
