@@ -26,10 +26,22 @@ attract screen with every sale closed:
    compensated + flagged) and nothing it took stays unknown without an incident;
    the journal's reconciliation balances; the card terminal and the bill
    reader's cash box agree with the journal, up to what incidents tell staff;
-2. at most one CardAPI debit per ticket, and every ticket is a sale's (the sale id);
+2. at most one CardAPI debit per sale: one per ticket, and every ticket is a
+   sale's id;
 3. no card payment is kept (not reversed, voided, refunded or given back by
    voucher) without the product handed out or an incident for staff;
 4. no note stacked in the cash box without a journal record (or an incident).
+
+Where the search goes. Hypothesis turns rules off at random per example (swarm
+testing), so the customer is one rule that does what the current screen offers,
+the screen's own actions weighing more than Cancel, More time, dawdling and
+walking away: with a rule per action, most examples would never get past a
+disabled one to the money. A fault is drawn for each journey as the customer
+arrives (group first, the money-moving steps weighing double), more come
+mid-journey from the ``inject`` rule, and staff restore the kiosk when Hypothesis
+says so (or when a customer finds it out of service). Long examples (50 steps: a
+few journeys, the faults of one meeting the next) find more per second than
+many short ones; about 40 s for the four card providers.
 """
 
 from __future__ import annotations
@@ -171,7 +183,7 @@ def fault_group(kind: FaultKind) -> str:
         return "bill reader"
     if any(part in name for part in ("dispense", "discard", "print", "paper")):
         return "delivery"
-    if any(part in name for part in ("prepare", "barcode", "hopper", "dispenser_")):
+    if any(part in name for part in ("prepare", "barcode", "hopper")):
         return "card staging"
     return "session and lookups"
 
@@ -681,7 +693,8 @@ class KioskFlowMachine(RuleBasedStateMachine):
         problems = await journal.call(audit_sales, db, closed_ids)
         assert not problems, problems
 
-        # 2. At most one CardAPI debit per ticket, and every ticket is a sale's.
+        # 2. At most one CardAPI debit per sale: the ticket is the sale's id (CardAPI
+        # debits a ticket once; a sale sending another ticket could be debited twice).
         ledger = sim.sim_state("cardapi")["ledger"]
         tickets = Counter(str(entry["ticket_id"]) for entry in ledger)
         twice = {ticket: n for ticket, n in tickets.items() if n > 1}
@@ -780,7 +793,7 @@ def machine_for(provider: str) -> type[KioskFlowMachine]:
 
 
 #: Examples per card provider: the PIN pad most, the three others fewer each.
-EXAMPLES = {"tpv": 40, "kinetic": 12, "komoju": 12, "payjunction": 12}
+EXAMPLES = {"tpv": 40, "kinetic": 10, "komoju": 10, "payjunction": 10}
 
 
 @pytest.fixture
@@ -808,7 +821,7 @@ def test_customer_flow_with_faults_and_crashes(provider: str) -> None:
         machine_for(provider),
         settings=settings(
             max_examples=EXAMPLES[provider],
-            stateful_step_count=25,
+            stateful_step_count=50,
             deadline=None,
             derandomize=True,
             database=None,
