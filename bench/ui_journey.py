@@ -87,24 +87,10 @@ class Driver:
         self.control = control
 
     async def until(self, check: Callable[[FlowSnapshot], bool], timeout: float = 30.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not (self.window._drawn is not None and check(self.window._drawn)):
-            if loop.time() > deadline:
-                raise RuntimeError(f"timed out; the window shows {self.window.snap.state}")
-            fut: asyncio.Future[None] = loop.create_future()
-
-            def wake(_s: object, fut: asyncio.Future[None] = fut) -> None:
-                if not fut.done():
-                    fut.set_result(None)
-
-            self.window.rendered.connect(wake)
-            try:
-                await asyncio.wait_for(fut, max(0.01, deadline - loop.time()))
-            except TimeoutError:
-                pass
-            finally:
-                self.window.rendered.disconnect(wake)
+        try:
+            await self.window.until_drawn(check, timeout)
+        except TimeoutError:
+            raise RuntimeError(f"timed out; the window shows {self.window.snap.state}") from None
 
     async def state(self, state: State) -> None:
         await self.until(lambda s: s.state is state)

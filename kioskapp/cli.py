@@ -204,5 +204,5 @@ def _run(args: argparse.Namespace) -> int:
         pseudo_locale=args.pseudo_locale,
     )
     if args.simulate:
-        return main_simulate(config_path, options)
+        return main_simulate(config, config_path, options)
     return run(config, options)

@@ -13,6 +13,7 @@ platform (same pixels, no window manager).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from dataclasses import replace
@@ -44,12 +45,12 @@ def save_png(window: KioskWindow, path: Path) -> None:
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     pixmap.save(buf, "PNG")
-    image = Image.open(__import__("io").BytesIO(bytes(buf.data().data())))
+    image = Image.open(io.BytesIO(bytes(buf.data().data())))
     # 256 colours: a flat UI loses nothing visible and the files stay small.
     image.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
-def draw(app: QApplication, window: KioskWindow, snap: object) -> None:
+def draw(window: KioskWindow, snap: object) -> None:
     window.show_snapshot(snap)  # type: ignore[arg-type]
     settle(window)
 
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         langs = ("en",) if pseudo else LANGUAGES
         for lang in langs:
             for name, snap in samples:
-                draw(app, window, replace(snap, language=lang))
+                draw(window, replace(snap, language=lang))
                 for problem in clipped(window):
                     problems.append(f"{'pseudo' if pseudo else lang}/{name}: {problem}")
                 if (
@@ -100,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
                     if name not in names:
                         continue
                     draw(
-                        app,
                         window,
                         replace(
                             snap,

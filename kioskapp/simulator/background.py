@@ -136,15 +136,11 @@ class SimulatorProcess:
             err = proc.stderr.read() if proc.stderr else ""
             proc.wait()
             raise SimulatorStartError(err.strip() or "the simulators did not start")
-        threading.Thread(target=self._drain, args=(proc,), daemon=True).start()
-        return self._base_url
-
-    @staticmethod
-    def _drain(proc: subprocess.Popen[str]) -> None:
         # Keep the pipes flowing: a full pipe would block the simulators.
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 threading.Thread(target=stream.read, daemon=True).start()
+        return self._base_url
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None

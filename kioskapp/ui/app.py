@@ -22,7 +22,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from kioskapp.ui.window import WINDOWED_SIZE, KioskWindow
 
 if TYPE_CHECKING:
     from kioskapp.runtime import Kiosk
-    from kioskapp.simulator.background import BackgroundSimulators, SimulatorProcess
+    from kioskapp.simulator.background import SimulatorProcess
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class KioskApp:
         self,
         config: Config,
         options: RunOptions,
-        sims: BackgroundSimulators | SimulatorProcess | None,
+        sims: SimulatorProcess | None,
     ):
         self.config = config
         self.options = options
@@ -221,7 +220,7 @@ def run(
     config: Config,
     options: RunOptions,
     *,
-    sims: BackgroundSimulators | SimulatorProcess | None = None,
+    sims: SimulatorProcess | None = None,
     argv: list[str] | None = None,
 ) -> int:
     """Run the customer app until it is stopped; returns the exit status."""
@@ -291,20 +290,14 @@ def _notify_first_paint(window: KioskWindow, callback: Callable[[KioskWindow], N
     window.installEventFilter(window._first_paint)  # type: ignore[attr-defined]
 
 
-def main_simulate(config_path: Path | None, options: RunOptions) -> int:
-    """``kioskapp --simulate``: the app, the simulators on their own thread, the panel."""
-    from kioskapp.config import ConfigError
+def main_simulate(config: Config, config_path: Path | None, options: RunOptions) -> int:
+    """``kioskapp --simulate``: the app, the simulators in a child process, the panel.
+    ``config`` (already checked) gives the simulators' address and speed; the kiosk
+    runs on the same file's settings with every endpoint on the simulators."""
     from kioskapp.runtime import default_simulation_state_dir, simulation_config
     from kioskapp.simulator.background import SimulatorProcess, SimulatorStartError
 
-    base = load_for_sim = None
-    try:
-        load_for_sim = simulation_config(config_path, os.environ, "http://127.0.0.1:0", Path("."))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"config: {problem}", file=sys.stderr)
-        return 2
-    sim = load_for_sim.simulator
+    sim = config.simulator
     sims = SimulatorProcess(sim.host, sim.port, sim.speed)
     try:
         base = sims.start()
@@ -312,17 +305,15 @@ def main_simulate(config_path: Path | None, options: RunOptions) -> int:
         print(f"kioskapp: {exc}", file=sys.stderr)
         return 1
     try:
-        state_dir = default_simulation_state_dir()
-        config = simulation_config(config_path, os.environ, base, state_dir)
+        kiosk_config = simulation_config(
+            config_path, os.environ, base, default_simulation_state_dir()
+        )
         print(
             f"kioskapp: simulators on {base} (control API {base}/_sim/); "
-            f"journal in {config.journal.path}",
+            f"journal in {kiosk_config.journal.path}",
             flush=True,
         )
-        started = time.monotonic()
-        code = run(config, options, sims=sims)
-        log.debug("kioskapp: ran %.1f s", time.monotonic() - started)
-        return code
+        return run(kiosk_config, options, sims=sims)
     finally:
         sims.stop()
 

@@ -13,6 +13,7 @@ on the card keypad. The focus ring is drawn in the theme's focus colour.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -282,6 +283,34 @@ class KioskWindow(QWidget):
         self._speak(snap, t, screen)
         self._drawn = snap
         self.rendered.emit(snap)
+
+    @property
+    def drawn(self) -> FlowSnapshot | None:
+        """The snapshot on screen now (None before the first draw)."""
+        return self._drawn
+
+    async def until_drawn(
+        self, check: Callable[[FlowSnapshot], bool], timeout: float
+    ) -> FlowSnapshot:
+        """Wait until the window has drawn a snapshot that passes ``check``; raises
+        :class:`TimeoutError` after ``timeout`` seconds (for tests and benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            snap = self._drawn
+            if snap is not None and check(snap):
+                return snap
+            fut: asyncio.Future[None] = loop.create_future()
+
+            def wake(_snap: object, fut: asyncio.Future[None] = fut) -> None:
+                if not fut.done():
+                    fut.set_result(None)
+
+            self.rendered.connect(wake)
+            try:
+                await asyncio.wait_for(fut, max(0.0, deadline - loop.time()))
+            finally:
+                self.rendered.disconnect(wake)
 
     def _speak(self, snap: FlowSnapshot, t: Texts, screen: Screen) -> None:
         if snap.idle_warning is not None:

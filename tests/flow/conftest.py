@@ -18,6 +18,7 @@ from kioskapp.config import Config, load_config
 from kioskapp.core.clock import ControlledClock
 from kioskapp.core.flow import Flow, FlowServices, FlowSettings, FlowSnapshot, State
 from kioskapp.core.journal import Journal, JournalDB
+from kioskapp.runtime import simulation_overrides
 from kioskapp.simulator.control import SimControl
 from kioskapp.simulator.framework import SimServer
 
@@ -33,17 +34,12 @@ def free_port() -> int:
 def config_for(sim: SimServer, tmp_path: Path, provider: str = "tpv") -> Config:
     port = free_port()
     base = sim.base_url
-    env = {
-        "KIOSKAPP_TECALIS__BASE_URL": f"{base}/tecalis",
-        "KIOSKAPP_CARDAPI__BASE_URL": f"{base}/cardapi",
-        "KIOSKAPP_KINETIC__BASE_URL": f"{base}/kinetic/api/v2",
-        "KIOSKAPP_KOMOJU__BASE_URL": f"{base}/komoju",
-        "KIOSKAPP_PAYJUNCTION__BASE_URL": f"{base}/payjunction",
+    env = simulation_overrides(base, tmp_path)
+    env.update({
         "KIOSKAPP_CALLBACKS__LISTEN_PORT": str(port),
         "KIOSKAPP_CALLBACKS__PUBLIC_URL": f"http://127.0.0.1:{port}",
         "KIOSKAPP_PAYMENTS__CARD_PROVIDER": provider,
-        "KIOSKAPP_KIOSK__STATE_DIR": str(tmp_path),
-    }
+    })  # fmt: skip
     return load_config(None, env=env)
 
 

@@ -58,33 +58,18 @@ class Ui:
 
     @property
     def drawn(self) -> FlowSnapshot | None:
-        return self.window._drawn
+        return self.window.drawn
 
     async def until_drawn(
         self, check: Callable[[FlowSnapshot], bool], what: str, timeout: float = WAIT_S
     ) -> FlowSnapshot:
         """Wait until the window has drawn a snapshot that passes ``check``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            snap = self.drawn
-            if snap is not None and check(snap):
-                return snap
-            fut: asyncio.Future[None] = loop.create_future()
-
-            def wake(_snap: object, fut: asyncio.Future[None] = fut) -> None:
-                if not fut.done():
-                    fut.set_result(None)
-
-            self.window.rendered.connect(wake)
-            try:
-                await asyncio.wait_for(fut, max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                raise AssertionError(
-                    f"timed out waiting for the window to draw {what}; drawn: {self.drawn}"
-                ) from None
-            finally:
-                self.window.rendered.disconnect(wake)
+        try:
+            return await self.window.until_drawn(check, timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"timed out waiting for the window to draw {what}; drawn: {self.drawn}"
+            ) from None
 
     async def until_state(self, state: State, timeout: float = WAIT_S) -> FlowSnapshot:
         return await self.until_drawn(lambda s: s.state is state, f"state {state}", timeout)
