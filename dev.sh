@@ -61,7 +61,7 @@ cmd_run() {
         # No screen (a server, a container): Qt's VNC platform serves the windows.
         echo "dev.sh: no display found; the kiosk's screens are served over VNC:"
         echo "dev.sh: connect a VNC viewer to localhost:5900 (e.g. 'vncviewer localhost:5900')"
-        export QT_QPA_PLATFORM="vnc:size=1800x900:port=5900"
+        export QT_QPA_PLATFORM="vnc:size=1920x1000:port=5900"
     fi
     exec "$VENV/bin/kioskapp" --simulate --windowed "$@"
 }

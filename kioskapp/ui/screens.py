@@ -75,11 +75,14 @@ class Screen(QWidget):
         return ""
 
     def first_focus(self) -> QWidget | None:
-        """Where keyboard focus goes when the screen shows."""
-        for b in self.findChildren(QPushButton):
-            if b.isVisibleTo(self) and b.isEnabled():
-                return b
-        return None
+        """Where keyboard focus goes when the screen shows: the first usable button
+        that does not cancel (Enter on a fresh screen must never end the sale)."""
+        usable = [
+            b for b in self.findChildren(QPushButton) if b.isVisibleTo(self) and b.isEnabled()
+        ]
+        safe = [b for b in usable if b.property("role") != "danger"]
+        choices = safe or usable
+        return choices[0] if choices else None
 
     def escape(self) -> None:
         if self.escape_intent is not None and self._can_escape():
