@@ -119,4 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: PySide6 can crash while the garbage collector
+    # destroys its objects at exit, after everything here is written.
+    os._exit(code)
