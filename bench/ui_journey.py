@@ -11,7 +11,11 @@ notes / presenting a card through the simulators' control API:
 
 A heartbeat timer on the Qt loop measures the longest gap between two of its ticks
 beyond its interval: the longest time the UI could not react (layout, painting,
-receipt rendering, journal writes, HTTP handling...). Prints:
+receipt rendering, journal writes, HTTP handling...). The peak RSS is the whole
+process's, so this driver imports what the app imports in the app's order (the
+window first, the kiosk's stack as KioskApp.main() imports it) and nothing the kiosk
+would not load: the simulators' control API is called with httpx, not through
+kioskapp.simulator. Prints:
 
     BENCH max_stall_ms <value>     (target <= 16)
     BENCH peak_rss_mb <value>      (target <= 150)
@@ -36,14 +40,18 @@ from pathlib import Path
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QPushButton
+# Imported as the `kioskapp` command imports them (memory depends on it): the
+# window first, then the kiosk's stack as KioskApp.main() imports it.
+from kioskapp.ui.app import RunOptions, run, sources_not_kept  # isort: skip
+from kioskapp.ui.window import KioskWindow  # isort: skip
 
-from kioskapp.core.flow.model import FlowSnapshot, State
-from kioskapp.runtime import Kiosk, simulation_config
-from kioskapp.simulator.control import SimControl
-from kioskapp.ui.app import RunOptions, run
-from kioskapp.ui.window import KioskWindow
+with sources_not_kept():
+    import httpx
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QPushButton
+
+    from kioskapp.core.flow.model import FlowSnapshot, State
+    from kioskapp.runtime import Kiosk, simulation_config
 
 HEARTBEAT_MS = 2
 
@@ -81,8 +89,30 @@ class Heartbeat:
         self.last = now
 
 
+class Control:
+    """The simulators' controls the journeys use, over their control API. Plain httpx:
+    the measured process imports nothing of kioskapp.simulator (the kiosk never does,
+    and its server side would count in the kiosk's memory)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=f"{base_url}/_sim", timeout=15.0)
+
+    async def _post(self, path: str, body: dict[str, object]) -> None:
+        response = await self.http.post(path, json=body)
+        response.raise_for_status()
+
+    async def insert_note(self, amount: int) -> None:
+        await self._post("/tecalis/bill-reader/insert", {"amount": amount})
+
+    async def tpv_auto(self, outcome: str | None) -> None:
+        await self._post("/tecalis/tpv/auto", {"outcome": outcome})
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
 class Driver:
-    def __init__(self, window: KioskWindow, control: SimControl) -> None:
+    def __init__(self, window: KioskWindow, control: Control) -> None:
         self.window = window
         self.control = control
 
@@ -163,7 +193,7 @@ def main() -> int:
 
             def ready(kiosk: Kiosk, window: KioskWindow) -> None:
                 async def journeys() -> None:
-                    control = SimControl(base)
+                    control = Control(base)
                     try:
                         driver = Driver(window, control)
                         await driver.state(State.ATTRACT)

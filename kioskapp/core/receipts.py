@@ -27,10 +27,13 @@ Printing
   kB, against ~5 ms and ~3x the size for Pillow's PDF writer (CCITT G4), and
   it places the image on the 80 mm page at 8 dots/mm without baking margins.
 * Speed: glyphs are rendered once per (font, size, character) and cached;
-  fonts are opened once per process. A typical receipt renders in ~9 ms on
-  a desktop CPU (``bench/receipts.py``); the first one of a process takes
-  longer unless :func:`warm_up` ran. Rendering holds a lock, so callers may
-  render in an executor thread (recommended on the UI loop).
+  a FreeType face is only needed for a glyph not drawn yet, so at most two
+  are open at a time (Pillow opens one face per file and size, and a Noto
+  CJK face costs ~2 MB of memory; reopening one takes < 1 ms). A typical
+  receipt renders in ~9 ms on a desktop CPU (``bench/receipts.py``); the
+  first one of a process takes longer unless :func:`warm_up` ran. Rendering
+  holds a lock, so callers may render in an executor thread (recommended on
+  the UI loop).
 
 Fonts
 -----
@@ -1039,6 +1042,7 @@ _INK_THRESHOLD: Final = 102  # glyph coverage (0-255) from which a dot is printe
 _INK_LUT: Final = [255 if v >= _INK_THRESHOLD else 0 for v in range(256)]
 _MISSING_PROBE: Final = "\U0010fffd"  # a private-use code point no font maps
 _GLYPH_CACHE_LIMIT: Final = 20_000
+_OPEN_FONTS_LIMIT: Final = 2
 
 
 @dataclass(frozen=True)
@@ -1052,30 +1056,52 @@ class _Glyph:
 FreeTypeLike = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-class _LoadedFace:
-    """One font file at every size it is used at, and which characters it has."""
+class _OpenFonts:
+    """The FreeType faces open right now: at most ``limit``, least recently used closed.
 
-    def __init__(self, face: FontFace) -> None:
+    Pillow opens one FreeType face per font file and size, and each face of a Noto
+    CJK collection costs ~2 MB (its own mapping of the 20 MB file, the CFF index
+    tables). Glyphs are cached once drawn, so a face is only needed for a glyph not
+    drawn yet: a few open faces serve every size, and reopening one costs < 1 ms.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._fonts: dict[tuple[FontFace, int], FreeTypeLike] = {}
+        self.opened = 0  # faces opened so far (tests, benches)
+
+    def get(self, face: FontFace, size: int) -> FreeTypeLike:
+        key = (face, size)
+        font = self._fonts.pop(key, None)
+        if font is None:
+            if face.path is None:
+                font = ImageFont.load_default(size)
+            else:
+                font = ImageFont.truetype(
+                    face.path, size, index=face.index, layout_engine=ImageFont.Layout.BASIC
+                )
+            self.opened += 1
+            while len(self._fonts) >= self.limit:
+                del self._fonts[next(iter(self._fonts))]
+        self._fonts[key] = font  # the most recently used last
+        return font
+
+    def __len__(self) -> int:
+        return len(self._fonts)
+
+
+class _LoadedFace:
+    """One font file: its faces at the sizes it is used at, and which characters it has."""
+
+    def __init__(self, face: FontFace, fonts: _OpenFonts) -> None:
         self.face = face
-        self._sizes: dict[int, FreeTypeLike] = {}
+        self._fonts = fonts
         self._notdef: dict[int, tuple[tuple[int, int, int, int], bytes]] = {}
         self.covers: dict[str, bool] = {}
-        self.font(24)  # raises OSError now if the file is not a usable font
+        self.font(BODY)  # raises OSError now if the file is not a usable font
 
     def font(self, size: int) -> FreeTypeLike:
-        loaded = self._sizes.get(size)
-        if loaded is None:
-            if self.face.path is None:
-                loaded = ImageFont.load_default(size)
-            else:
-                loaded = ImageFont.truetype(
-                    self.face.path,
-                    size,
-                    index=self.face.index,
-                    layout_engine=ImageFont.Layout.BASIC,
-                )
-            self._sizes[size] = loaded
-        return loaded
+        return self._fonts.get(self.face, size)
 
     def render(self, char: str, size: int) -> tuple[_Glyph, bool]:
         """The glyph of ``char`` at ``size`` and whether the font really has it."""
@@ -1128,6 +1154,7 @@ class FontSet:
         self._candidates = candidates
         self._chains: dict[Role, tuple[_LoadedFace, ...]] = {}
         self._loaded: dict[FontFace, _LoadedFace | None] = {}
+        self._open = _OpenFonts(_OPEN_FONTS_LIMIT)
         self._glyphs: dict[tuple[Role, int, str], _Glyph] = {}
         self._metrics: dict[tuple[Role, int], float] = {}
         self.lock = threading.RLock()
@@ -1138,7 +1165,7 @@ class FontSet:
             loaded: _LoadedFace | None = None
             if face.path is None or os.path.exists(face.path):
                 try:
-                    loaded = _LoadedFace(face)
+                    loaded = _LoadedFace(face, self._open)
                 except (OSError, ValueError) as exc:
                     logger.warning("receipts: cannot use font %s: %s", face.path, exc)
             self._loaded[face] = loaded

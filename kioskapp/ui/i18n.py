@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import string
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Final
@@ -24,6 +25,7 @@ from PySide6.QtCore import QTranslator
 
 from kioskapp.core import receipt_text
 from kioskapp.core.money import Money
+from kioskapp.ui.speech import join_phrases, join_sentences
 from kioskapp.ui.texts import CONTEXT, TEXTS
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,14 @@ class Texts:
 
     def money(self, amount: Money) -> str:
         return receipt_text.format_money(amount, self.number_language)
+
+    def sentences(self, parts: Iterable[str]) -> str:
+        """``parts`` as one text to read aloud, joined as this language joins sentences."""
+        return join_sentences(parts, self.number_language)
+
+    def phrases(self, parts: Iterable[str]) -> str:
+        """``parts`` of one sentence, listed with this language's comma."""
+        return join_phrases(parts, self.number_language)
 
 
 def qm_path(language: str) -> Path:

@@ -178,7 +178,7 @@ class AttractScreen(Screen):
         self._timer.stop()
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
-        return f"{t('attract.title')}. {t('attract.touch')}"
+        return t.sentences([t("attract.title"), t("attract.touch")])
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self.submit(Start())  # anywhere on the screen starts
@@ -225,7 +225,7 @@ class MessageScreen(Screen):
         parts = [t(self.title_key)]
         if self.body_key:
             parts.append(t(self.body_key))
-        return ". ".join(parts)
+        return t.sentences(parts)
 
 
 class OutOfServiceScreen(MessageScreen):
@@ -238,7 +238,7 @@ class OutOfServiceScreen(MessageScreen):
         super().draw(snap, t)
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
-        return f"{t('oos.title')}. {t('oos.subtitle')}"
+        return t.sentences([t("oos.title"), t("oos.subtitle")])
 
 
 class ChoosingScreen(Screen):
@@ -288,8 +288,8 @@ class ChoosingScreen(Screen):
         set_text(self.cancel, t("chrome.cancel"))
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
-        items = [f"{i.name}, {t.money(i.price)}" for i in snap.catalogue if i.available]
-        return ". ".join([t("choosing.title"), *items, *_notice_speech(snap, t)])
+        items = [t.phrases([i.name, t.money(i.price)]) for i in snap.catalogue if i.available]
+        return t.sentences([t("choosing.title"), *items, *_notice_speech(snap, t)])
 
 
 def _notice(widget: QLabel, snap: FlowSnapshot, t: Texts) -> None:
@@ -468,7 +468,7 @@ class IdentifyScreen(Screen):
         elif phase == "found" and snap.identified_pass is not None:
             parts.append(t("identify.balance", amount=snap.identified_pass.balance))
             parts.append(t("identify.usable", amount=snap.identified_pass.usable))
-        return ". ".join(parts)
+        return t.sentences(parts)
 
 
 class IdConfirmScreen(Screen):
@@ -568,7 +568,7 @@ class PaymentChoiceScreen(Screen):
         if snap.amount_remaining is not None:
             parts.append(t("pay.due", amount=snap.amount_remaining))
         parts += [t(_method_label(m)[0]) for m in snap.methods_offered]
-        return ". ".join(parts)
+        return t.sentences(parts)
 
 
 class PayingScreen(Screen):
@@ -677,7 +677,7 @@ class PayingScreen(Screen):
         else:
             status = snap.payment_status
             parts.append(t(f"phase.{status.phase if status else 'starting'}"))
-        return ". ".join(parts)
+        return t.sentences(parts)
 
 
 def note_text(note: NoteMessage, t: Texts) -> str:
@@ -750,7 +750,7 @@ class ThankYouScreen(Screen):
         parts = [t("thanks.title"), t("thanks.body")]
         if snap.slip_on_screen is not None:
             parts.append(t(f"slip.{snap.slip_on_screen.kind}"))
-        return ". ".join(parts)
+        return t.sentences(parts)
 
 
 class ErrorScreen(Screen):
@@ -808,7 +808,7 @@ class ErrorScreen(Screen):
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
         what, todo, refund = self._texts(snap, t)
         slip = t(f"slip.{snap.slip_on_screen.kind}") if snap.slip_on_screen else ""
-        return ". ".join(p for p in (what, refund, slip, todo) if p)
+        return t.sentences([what, refund, slip, todo])
 
 
 def build_screens(submit: Submit) -> dict[State, Screen]:

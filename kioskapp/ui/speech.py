@@ -8,13 +8,44 @@ tests use Qt's ``mock`` engine, which speaks instantly and silently.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from PySide6.QtCore import QLocale, QLoggingCategory
 
 log = logging.getLogger(__name__)
 
 _LOCALES = {"en": "en_GB", "es": "es_ES", "fr": "fr_FR", "ja": "ja_JP"}
+
+#: Characters that already end a sentence (Latin and full-width).
+SENTENCE_ENDS: Final = frozenset(".!?…。！？．")
+#: Languages written without spaces between sentences, and their full stop.
+_NO_SPACE_FULL_STOPS: Final = {"ja": "。", "zh": "。"}
+#: How the parts of one sentence are listed ("Gift card, €20.00"), where not ", ".
+_COMMAS: Final = {"ja": "、", "zh": "，"}
+
+
+def join_phrases(parts: Iterable[str], language: str) -> str:
+    """The parts of one sentence, listed with the language's comma."""
+    return _COMMAS.get(language, ", ").join(p.strip() for p in parts if p and p.strip())
+
+
+def join_sentences(parts: Iterable[str], language: str) -> str:
+    """The parts of a screen read aloud as one text: each part (each line of a part)
+    a sentence, ended with a full stop unless it already ends one (``"Thank you."``,
+    ``"¿Sigues ahí?"``, ``"ありがとうございました。"``); the last part is left as
+    it is. Latin scripts join with a space; Japanese with "。" and no space."""
+    sentences = [
+        line.strip() for part in parts if part for line in part.splitlines() if line.strip()
+    ]
+    full_stop = _NO_SPACE_FULL_STOPS.get(language)
+    joiner = "" if full_stop is not None else " "
+    full_stop = full_stop or "."
+    ended = [
+        text if i == len(sentences) - 1 or text[-1] in SENTENCE_ENDS else text + full_stop
+        for i, text in enumerate(sentences)
+    ]
+    return joiner.join(ended)
 
 
 class Speaker:
@@ -81,4 +112,4 @@ class Speaker:
             self._tts.stop()
 
 
-__all__ = ["Speaker"]
+__all__ = ["SENTENCE_ENDS", "Speaker", "join_phrases", "join_sentences"]

@@ -223,6 +223,11 @@ _TEXTS: dict[str, str] = {
         "kiosk", "Your purchase could not be finished and your money could not be returned."
     ),
     "payment.unknown": QT_TRANSLATE_NOOP("kiosk", "We could not confirm your card payment."),
+    "payment.cash_unknown": QT_TRANSLATE_NOOP(
+        "kiosk",
+        "We could not confirm all the notes you inserted. Staff will check the banknote "
+        "reader and give back what is yours.",
+    ),
     "payment.no_method": QT_TRANSLATE_NOOP("kiosk", "No way to pay is working at the moment."),
     "payment.compensate": QT_TRANSLATE_NOOP("kiosk", "Your payment could not be refunded."),
     "cashback.debit_unknown": QT_TRANSLATE_NOOP(

@@ -679,6 +679,33 @@ def test_rendering_from_two_threads_gives_the_same_pdf() -> None:
     assert len(set(results)) == 1
 
 
+def test_two_open_font_faces_draw_every_slip_as_all_faces_open_would() -> None:
+    """A FreeType face per file and size costs ~2 MB (Noto CJK): only a few stay open,
+    and the slips come out byte for byte as when every face stays open."""
+    every_face_open = R.FontSet()
+    every_face_open._open.limit = 1000
+    few = R.FontSet()
+    makers = (receipt, voucher, incident, cash_collection, end_of_day)
+    for language in LANGUAGES:
+        for make in makers:
+            slip = R.compose(make(language))
+            assert R.render_pdf(slip, fonts=few) == R.render_pdf(slip, fonts=every_face_open)
+            assert len(few._open) <= R._OPEN_FONTS_LIMIT
+    # the same faces were needed; with few open, some were opened again
+    assert few._open.opened > every_face_open._open.opened
+    assert len(every_face_open._open) > R._OPEN_FONTS_LIMIT
+
+
+def test_warm_up_draws_the_common_glyphs_so_a_receipt_needs_no_new_face() -> None:
+    fonts = R.FontSet()
+    R.warm_up(fonts)
+    opened = fonts._open.opened
+    assert len(fonts._open) <= R._OPEN_FONTS_LIMIT
+    plain = receipt("en", card=None)  # Latin text only (no terminal receipt)
+    R.render_receipt(plain, fonts=fonts)
+    assert fonts._open.opened == opened
+
+
 # -- labels -----------------------------------------------------------------------------------------
 
 

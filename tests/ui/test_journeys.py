@@ -430,13 +430,13 @@ async def test_titles_amounts_and_errors_are_read_aloud(ui: UiSession, kiosk: Ki
         assert u.spoken[-1] == "Welcome. Touch the screen to start"
         u.click("start")
         await u.until_state(State.CHOOSING)
-        assert u.spoken[-1].startswith("What would you like?. Cashback card, €5.00")
+        assert u.spoken[-1].startswith("What would you like? Cashback card, €5.00")
         u.click("product:GIFT-20")
         await u.until_state(State.IDENTIFYING)
         assert u.spoken[-1] == f"Your cashback card. {EN('identify.ask')}"
         u.click("identify:no")
         await u.until_state(State.PAYMENT_CHOICE)
-        assert u.spoken[-1] == "How would you like to pay?. To pay: €20.00. Cash. Card"
+        assert u.spoken[-1] == "How would you like to pay? To pay: €20.00. Cash. Card"
         u.click("pay:cash")
         await u.until_bill_reader_open()
         await kiosk.insert_note(10)
@@ -451,11 +451,11 @@ async def test_titles_amounts_and_errors_are_read_aloud(ui: UiSession, kiosk: Ki
         assert in_order(
             [
                 "Insert your banknotes. Remaining: €20.00",
-                "€10.00 accepted. Thank you.. Remaining: €10.00",
-                "€50.00 returned: it is more than the amount left. Please take it.. "
+                "€10.00 accepted. Thank you. Remaining: €10.00",
+                "€50.00 returned: it is more than the amount left. Please take it. "
                 "Remaining: €10.00",
-                "Your purchase could not be finished. A refund voucher was issued.. "
-                "Given back: €10.00\nKeep your refund voucher: staff will pay it back.. "
+                "Your purchase could not be finished. A refund voucher was issued. "
+                "Given back: €10.00. Keep your refund voucher: staff will pay it back. "
                 "You can start again when you are ready.",
             ],
             u.spoken,

@@ -1729,7 +1729,9 @@ class Flow:
         log.info("flow: %s payment %s, %s taken, %s left", result.record.method, outcome,
                  result.amount_taken, sale.remaining)  # fmt: skip
         if outcome is Outcome.UNKNOWN:
-            return self._fail(ErrorInfo("payment.unknown", "staff", result.record.method))
+            # Cash: a note's fate is unknown (the reader jammed); otherwise a card payment.
+            key = "payment.cash_unknown" if result.record.method == "cash" else "payment.unknown"
+            return self._fail(ErrorInfo(key, "staff", result.record.method))
         if stop_reason == "watchdog":
             return self._fail(ErrorInfo("payment.timed_out", "staff", result.record.method))
         if stop_reason is not None:
@@ -1959,6 +1961,9 @@ class Flow:
         sale = self._sale
         assert sale is not None
         vouchers = 0
+        # Notes whose fate is unknown: not taken (the journal's books leave them out),
+        # but held under an open incident, so the customer is told staff will return them.
+        uncertain = sale.zero
         for result in sale.payments:
             taken = result.amount_taken
             record = result.record
@@ -1969,6 +1974,7 @@ class Flow:
                     amount=record.uncertain,
                     payment_key=record.key,
                 )
+                uncertain += record.uncertain
             if result.outcome is Outcome.UNKNOWN and record.method != "cash":
                 await self._incident(
                     "payment_unknown",
@@ -2056,13 +2062,14 @@ class Flow:
         )
         log.info("flow: sale %s %s: compensated %s, flagged %s", sale.sale_id, status,
                  sale.compensated, sale.flagged)  # fmt: skip
-        if vouchers or sale.compensated.minor > 0 or sale.flagged.minor > 0:
-            self._refund = RefundSummary(sale.compensated, vouchers, sale.flagged)
+        kept_for_staff = sale.flagged + uncertain
+        if vouchers or sale.compensated.minor > 0 or kept_for_staff.minor > 0:
+            self._refund = RefundSummary(sale.compensated, vouchers, kept_for_staff)
         if vouchers and self._error is None:
             self._error = ErrorInfo("refund.voucher_issued", "customer")
-        if sale.flagged.minor > 0 and self._error is None:
+        if kept_for_staff.minor > 0 and self._error is None:
             self._error = ErrorInfo("refund.staff_will_help", "staff")
-        return vouchers > 0 or sale.flagged.minor > 0
+        return vouchers > 0 or kept_for_staff.minor > 0
 
     async def _issue_voucher(self, result: PaymentResult, compensation: Compensation) -> None:
         sale = self._sale

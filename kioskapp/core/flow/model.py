@@ -285,7 +285,8 @@ class OnScreenSlip:
 class RefundSummary:
     """What a cancelled sale gave back (shown on the ERROR screen): ``returned`` by
     reversal/refund or refund voucher (``vouchers`` of them, printed or on screen), and
-    ``kept_for_staff``: money taken that staff must resolve (an incident is open)."""
+    ``kept_for_staff``: money that staff must resolve under an open incident (taken and
+    not given back, or notes whose fate is unknown, such as one stuck in a jammed reader)."""
 
     returned: Money
     vouchers: int

@@ -80,12 +80,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+172"/>
+        <location line="+177"/>
         <source>No way to pay is working at the moment.</source>
         <translation>En este momento no hay ningún medio de pago disponible.</translation>
     </message>
     <message>
-        <location line="-169"/>
+        <location line="-174"/>
         <source>There is nothing this kiosk can sell at the moment.</source>
         <translation>En este momento no hay ningún producto disponible.</translation>
     </message>
@@ -96,30 +96,30 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+177"/>
+        <location line="+182"/>
         <source>The card dispenser is not answering.</source>
         <translation>El dispensador de tarjetas no responde.</translation>
     </message>
     <message>
-        <location line="-174"/>
-        <location line="+171"/>
+        <location line="-179"/>
+        <location line="+176"/>
         <source>The card dispenser is empty.</source>
         <translation>No quedan tarjetas en el dispensador.</translation>
     </message>
     <message>
-        <location line="-170"/>
-        <location line="+171"/>
+        <location line="-175"/>
+        <location line="+176"/>
         <source>The card dispenser is jammed.</source>
         <translation>El dispensador de tarjetas está atascado.</translation>
     </message>
     <message>
-        <location line="-170"/>
-        <location line="+167"/>
+        <location line="-175"/>
+        <location line="+172"/>
         <source>The kiosk had an internal error.</source>
         <translation>Se ha producido un error interno en el quiosco.</translation>
     </message>
     <message>
-        <location line="-166"/>
+        <location line="-171"/>
         <source>The kiosk is being serviced.</source>
         <translation>El quiosco está en mantenimiento.</translation>
     </message>
@@ -596,7 +596,12 @@
         <translation>No hemos podido confirmar tu pago con tarjeta.</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+1"/>
+        <source>We could not confirm all the notes you inserted. Staff will check the banknote reader and give back what is yours.</source>
+        <translation>No hemos podido confirmar todos los billetes que has introducido. El personal revisará el lector de billetes y te devolverá lo que es tuyo.</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Your payment could not be refunded.</source>
         <translation>No se ha podido reembolsar tu pago.</translation>
     </message>

@@ -80,12 +80,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+172"/>
+        <location line="+177"/>
         <source>No way to pay is working at the moment.</source>
         <translation>Aucun moyen de paiement n’est disponible pour le moment.</translation>
     </message>
     <message>
-        <location line="-169"/>
+        <location line="-174"/>
         <source>There is nothing this kiosk can sell at the moment.</source>
         <translation>Aucun produit n’est disponible pour le moment.</translation>
     </message>
@@ -96,30 +96,30 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+177"/>
+        <location line="+182"/>
         <source>The card dispenser is not answering.</source>
         <translation>Le distributeur de cartes ne répond pas.</translation>
     </message>
     <message>
-        <location line="-174"/>
-        <location line="+171"/>
+        <location line="-179"/>
+        <location line="+176"/>
         <source>The card dispenser is empty.</source>
         <translation>Le distributeur de cartes est vide.</translation>
     </message>
     <message>
-        <location line="-170"/>
-        <location line="+171"/>
+        <location line="-175"/>
+        <location line="+176"/>
         <source>The card dispenser is jammed.</source>
         <translation>Le distributeur de cartes est bloqué.</translation>
     </message>
     <message>
-        <location line="-170"/>
-        <location line="+167"/>
+        <location line="-175"/>
+        <location line="+172"/>
         <source>The kiosk had an internal error.</source>
         <translation>La borne a rencontré une erreur interne.</translation>
     </message>
     <message>
-        <location line="-166"/>
+        <location line="-171"/>
         <source>The kiosk is being serviced.</source>
         <translation>La borne est en maintenance.</translation>
     </message>
@@ -596,7 +596,12 @@
         <translation>Nous n’avons pas pu confirmer votre paiement par carte.</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+1"/>
+        <source>We could not confirm all the notes you inserted. Staff will check the banknote reader and give back what is yours.</source>
+        <translation>Nous n’avons pas pu confirmer tous les billets que vous avez insérés. Le personnel vérifiera le lecteur de billets et vous rendra ce qui vous revient.</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Your payment could not be refunded.</source>
         <translation>Votre paiement n’a pas pu être remboursé.</translation>
     </message>

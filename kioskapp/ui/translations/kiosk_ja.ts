@@ -80,12 +80,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+172"/>
+        <location line="+177"/>
         <source>No way to pay is working at the moment.</source>
         <translation>現在ご利用いただけるお支払い方法がありません。</translation>
     </message>
     <message>
-        <location line="-169"/>
+        <location line="-174"/>
         <source>There is nothing this kiosk can sell at the moment.</source>
         <translation>現在ご購入いただける商品がありません。</translation>
     </message>
@@ -96,30 +96,30 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+177"/>
+        <location line="+182"/>
         <source>The card dispenser is not answering.</source>
         <translation>カード発行機が応答しません。</translation>
     </message>
     <message>
-        <location line="-174"/>
-        <location line="+171"/>
+        <location line="-179"/>
+        <location line="+176"/>
         <source>The card dispenser is empty.</source>
         <translation>カード発行機のカードが切れています。</translation>
     </message>
     <message>
-        <location line="-170"/>
-        <location line="+171"/>
+        <location line="-175"/>
+        <location line="+176"/>
         <source>The card dispenser is jammed.</source>
         <translation>カード発行機でカードが詰まっています。</translation>
     </message>
     <message>
-        <location line="-170"/>
-        <location line="+167"/>
+        <location line="-175"/>
+        <location line="+172"/>
         <source>The kiosk had an internal error.</source>
         <translation>端末で内部エラーが発生しました。</translation>
     </message>
     <message>
-        <location line="-166"/>
+        <location line="-171"/>
         <source>The kiosk is being serviced.</source>
         <translation>ただいまメンテナンス中です。</translation>
     </message>
@@ -596,7 +596,12 @@
         <translation>カードでのお支払いを確認できませんでした。</translation>
     </message>
     <message>
-        <location line="+2"/>
+        <location line="+1"/>
+        <source>We could not confirm all the notes you inserted. Staff will check the banknote reader and give back what is yours.</source>
+        <translation>投入された紙幣をすべて確認できませんでした。係員が紙幣識別機を確認し、お客様の紙幣をお返しいたします。</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Your payment could not be refunded.</source>
         <translation>お支払いを返金できませんでした。</translation>
     </message>
