@@ -8,6 +8,8 @@ kioskapp config example                 print a fully commented example config
 kioskapp simulate-sales N [--faults RATE] [--seed S] [--provider P]
                                         N whole customer journeys against the built-in
                                         simulators; prints one RECONCILIATION line
+kioskapp admin ACTION ...               sales, incidents, resolve, cash, export, set-pin,
+                                        audit (see kioskapp admin --help)
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", metavar="FILE", type=Path)
     config_sub.add_parser("example", help="print a fully commented example config")
     _add_simulate_parser(sub)
+    from kioskapp.staff.admin import add_admin_parser
+
+    add_admin_parser(sub)
     return parser
 
 
@@ -128,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _config_check(args.file)
     if args.command == "simulate-sales":
         return _simulate(args)
+    if args.command == "admin":
+        from kioskapp.staff.admin import run_admin
+
+        return run_admin(args)
     return _run(args)
 
 
@@ -202,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
         simulate=args.simulate,
         sim_panel=not args.no_panel,
         pseudo_locale=args.pseudo_locale,
+        config_path=config_path,
     )
     if args.simulate:
         return main_simulate(config, config_path, options)

@@ -135,6 +135,17 @@ _MIGRATIONS: tuple[str, ...] = (
         details  TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: small named state that must survive a restart (staff PIN lockout, the staff
+    # out-of-service toggle, the card hopper's last refill); an index for the audit
+    # log's newest-first reads and the sales export's time range
+    """
+    CREATE TABLE kiosk_state (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        updated_at  REAL NOT NULL
+    );
+    CREATE INDEX sales_created ON sales(created_at);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -387,6 +398,26 @@ class JournalDB:
             )
         return [_sale(r) for r in rows]
 
+    def sales_between(
+        self, since: float | None = None, until: float | None = None, *, limit: int | None = None
+    ) -> list[SaleRow]:
+        """Sales created in [since, until), oldest first (None: no bound)."""
+        rows = self._db.execute(
+            "SELECT * FROM sales WHERE created_at >= COALESCE(?, created_at)"
+            " AND created_at < COALESCE(?, created_at + 1) ORDER BY created_at, sale_id"
+            " LIMIT COALESCE(?, -1)",
+            (since, until, limit),
+        )
+        return [_sale(r) for r in rows]
+
+    def flagged_sales(self) -> list[SaleRow]:
+        """Sales left for staff: status flagged, or any money flagged in their data."""
+        rows = self._db.execute(
+            "SELECT * FROM sales WHERE status='flagged'"
+            " OR COALESCE(json_extract(data, '$.flagged_minor'), 0) > 0 ORDER BY created_at"
+        )
+        return [_sale(r) for r in rows]
+
     def unfinished_sales(self) -> list[SaleRow]:
         rows = self._db.execute("SELECT * FROM sales WHERE status='open' ORDER BY created_at")
         return [_sale(r) for r in rows]
@@ -510,10 +541,22 @@ class JournalDB:
         total = sum(amount * count for amount, count in by_note.items())
         return CashBox(currency, by_note, Money(total, currency), since)
 
+    def cash_ledger(self, currency: str) -> tuple[int, int]:
+        """(cash taken by every cash payment ever, total of every collection), minor units:
+        their difference is what the cash box must hold."""
+        taken = self._db.execute(
+            "SELECT COALESCE(SUM(taken_minor), 0) FROM payments WHERE method='cash' AND currency=?",
+            (currency,),
+        ).fetchone()[0]
+        collected = self._db.execute(
+            "SELECT COALESCE(SUM(total_minor), 0) FROM collections WHERE currency=?", (currency,)
+        ).fetchone()[0]
+        return int(taken), int(collected)
+
     def record_collection(self, *, actor: str, currency: str) -> tuple[int, CashBox]:
         """Staff emptied the cash box: every uncollected note is now collected."""
-        box = self.cash_box(currency)
         with self._tx():
+            box = self.cash_box(currency)  # in the transaction: no note slips in between
             cur = self._db.execute(
                 "INSERT INTO collections (at, actor, currency, total_minor, by_note)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -557,6 +600,12 @@ class JournalDB:
         )
         return [_incident(r) for r in rows]
 
+    def sale_incidents(self, sale_id: str) -> list[IncidentRow]:
+        rows = self._db.execute(
+            "SELECT * FROM incidents WHERE sale_id=? ORDER BY created_at, id", (sale_id,)
+        )
+        return [_incident(r) for r in rows]
+
     def incident(self, incident_id: int) -> IncidentRow | None:
         row = self._db.execute("SELECT * FROM incidents WHERE id=?", (incident_id,)).fetchone()
         return None if row is None else _incident(row)
@@ -591,6 +640,31 @@ class JournalDB:
             AuditRow(int(r["id"]), float(r["at"]), r["actor"], r["action"], _loads(r["details"]))
             for r in rows
         ]
+
+    # -- named state ------------------------------------------------------------------
+    def get_state(self, key: str) -> dict[str, Any] | None:
+        """The value last stored under ``key`` (see :meth:`set_state`), or None."""
+        row = self._db.execute("SELECT value FROM kiosk_state WHERE key=?", (key,)).fetchone()
+        return None if row is None else _loads(row["value"])
+
+    def set_state(
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        audit: tuple[str, str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Store ``value`` under ``key`` (replacing it); ``audit`` = (actor, action,
+        details) is written in the same transaction."""
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO kiosk_state (key, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value,"
+                " updated_at=excluded.updated_at",
+                (key, _dumps(value), self._now()),
+            )
+            if audit is not None:
+                self._audit(*audit)
 
     # -- reconciliation --------------------------------------------------------------
     def reconciliation(self, currency: str) -> Reconciliation:

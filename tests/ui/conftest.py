@@ -279,6 +279,15 @@ def dollar_ui(dollar_kiosk: Kiosk, qtbot: QtBot) -> UiSession:
     return _sessions(dollar_kiosk, qtbot)
 
 
+@pytest.fixture
+def staff_ui(kiosk: Kiosk, qtbot: QtBot) -> Any:  # noqa: F811
+    """``ui`` with maintenance mode wired as the app wires it: ``async with
+    staff_ui() as (u, staff)`` (see tests/ui/staff_helpers.py)."""
+    from tests.ui.staff_helpers import staff_sessions
+
+    return staff_sessions(kiosk, qtbot)
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage_on_the_qt_thread() -> Iterator[None]:
     """Python's cyclic garbage collector runs in whichever thread allocates when it
