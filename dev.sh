@@ -23,15 +23,19 @@ apt_install() {
 
 # Fonts for receipts and screens: Noto Sans CJK covers Latin and Japanese,
 # DejaVu fills the few glyphs it lacks. The libraries Qt's window system
-# plugins load (X11/xcb, EGL/GL, fontconfig, D-Bus), and PulseAudio's client
-# library, which Qt's text-to-speech loads.
+# plugins load (X11/xcb, Wayland, EGL/GL, fontconfig, D-Bus), and PulseAudio's
+# client library, which Qt's text-to-speech loads. (packaging/build_deb.py's
+# DEPENDS lists the same for the kiosk.)
 RUNTIME_DEBS=(fonts-noto-cjk fonts-dejavu-core
     libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
     libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-    libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0)
+    libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libpulse0
+    libwayland-client0 libwayland-cursor0 libwayland-egl1)
 # pdftoppm/pdfinfo: the tests read the receipts back as a printer would.
 # xvfb, imagemagick: scripts/screenshots.py and the benches on a virtual screen.
-TEST_DEBS=(poppler-utils xvfb xauth imagemagick)
+# cage, xwayland, grim, systemd (systemd-analyze): the Debian package's tests run
+# kiosk.service's command line under cage and check the unit.
+TEST_DEBS=(poppler-utils xvfb xauth imagemagick cage xwayland grim systemd)
 
 setup() {
     apt_install "${RUNTIME_DEBS[@]}" "$@"
@@ -73,6 +77,10 @@ cmd_test() {
     echo "== ruff format";   "$bin/ruff" format --check kioskapp tests bench
     echo "== mypy";          "$bin/mypy"
     echo "== import contracts"; "$bin/lint-imports"
+    echo "== Debian package"; KIOSKAPP_VENV="$VENV" bash packaging/ci.sh
+    # tests/packaging installs this .deb instead of building their own.
+    local debs=(dist/kioskapp_*.deb)
+    export KIOSKAPP_DEB="$PWD/${debs[0]}"
     echo "== pytest"
     local rc=0
     QT_QPA_PLATFORM=offscreen "$bin/python" -m pytest "$@" || rc=$?

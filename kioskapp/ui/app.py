@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import linecache
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -33,7 +35,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from kioskapp.config import Config
+from kioskapp.ui.collector import QtThreadCollector
 from kioskapp.ui.speech import Speaker
+from kioskapp.ui.watchdog import ServiceLink
 from kioskapp.ui.window import WINDOWED_SIZE, KioskWindow
 
 if TYPE_CHECKING:
@@ -44,8 +48,18 @@ log = logging.getLogger(__name__)
 
 #: Exit status after a crash (EX_SOFTWARE): the service manager restarts the kiosk.
 EXIT_CRASHED = 70
+#: Exit status when staff restart the app (EX_TEMPFAIL): the service manager starts it
+#: again; outside a service manager the app re-executes itself.
+EXIT_RESTART = 75
+#: Exit status when staff quit the app: the service must not restart it
+#: (``RestartPreventExitStatus=3``).
+EXIT_STAFF_QUIT = 3
+#: What staff asked for in maintenance mode → the exit status.
+STAFF_EXIT_CODES = {"restart": EXIT_RESTART, "quit": EXIT_STAFF_QUIT}
 #: Seconds between attempts to start a kiosk that could not start.
 START_RETRY_S = 30.0
+#: Threads of the loop's default executor (``asyncio.to_thread``: receipts, DNS).
+EXECUTOR_THREADS = 2
 
 
 @dataclass
@@ -54,6 +68,8 @@ class RunOptions:
     simulate: bool = False
     sim_panel: bool = True  # with simulate: the simulator control panel window
     pseudo_locale: bool = False
+    #: The config file the kiosk runs on (shown on the maintenance About screen).
+    config_path: Path | None = None
     #: Called with the window once the first attract frame is painted (benches).
     on_first_paint: Callable[[KioskWindow], None] | None = None
     #: Called with the running kiosk once the flow runs (tests, benches).
@@ -77,14 +93,28 @@ class KioskApp:
         self.kiosk: Kiosk | None = None
         # Speech loads Qt Multimedia: it is set up after the first frame is on screen.
         self.window = KioskWindow(config, pseudo_locale=options.pseudo_locale)
+        self.window.exit_requested.connect(self.staff_exit)
         self.first_paint: asyncio.Future[None] | None = None
         self.panel: Any = None
+        #: The cyclic garbage collector, on the Qt thread only (see kioskapp.ui.collector).
+        self.collector = QtThreadCollector()
+        #: READY/STATUS/STOPPING and the watchdog for systemd (run() connects it).
+        self.systemd = ServiceLink.disabled(lambda: self.kiosk)
 
     # -- stopping ---------------------------------------------------------------------
     def request_stop(self, code: int = 0) -> None:
         if code and not self.exit_code:
             self.exit_code = code
         self.stop_requested.set()
+
+    def staff_exit(self, kind: str) -> None:
+        """Staff asked (confirmed, audited) to "restart" or "quit" the app."""
+        code = STAFF_EXIT_CODES.get(kind)
+        if code is None:
+            log.error("kioskapp: unknown staff exit %r; ignored", kind)
+            return
+        log.warning("kioskapp: staff asked to %s the app; stopping", kind)
+        self.request_stop(code)
 
     def crashed(self, where: str, exc: BaseException) -> None:
         """The top-level crash handler: log, then stop in order (journal last)."""
@@ -119,21 +149,19 @@ class KioskApp:
 
     async def main(self) -> int:
         flow_task: asyncio.Task[None] | None = None
+        warm_up: asyncio.Task[None] | None = None
         stop_wait = asyncio.ensure_future(self.stop_requested.wait())
+        self.collector.start()
         try:
-            # The attract frame first, then the rest. Polled: the paint is reported
-            # from a Qt callback, and a future completed there was seen to wake this
-            # coroutine only at its time-out under qasync.
-            loop = asyncio.get_running_loop()
-            give_up = loop.time() + 5.0
-            while (  # noqa: ASYNC110 (see above)
-                self.first_paint is not None
-                and not self.first_paint.done()
-                and not self.stop_requested.is_set()
-                and loop.time() < give_up
-            ):
-                await asyncio.sleep(0.01)
-            from kioskapp.runtime import open_kiosk
+            if self.first_paint is not None:  # the attract frame first, then the rest
+                waits: set[asyncio.Future[Any]] = {self.first_paint, stop_wait}
+                await asyncio.wait(waits, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
+            with sources_not_kept():
+                from kioskapp.runtime import open_kiosk
+
+            # The receipt fonts and common glyphs, while the kiosk opens: a cold first
+            # receipt holds the GIL for tens of ms in its thread and stalls the screen.
+            warm_up = asyncio.ensure_future(_warm_up_receipts())
 
             self.window.speaker = Speaker(
                 enabled=self.config.ui.speech, engine=self.config.ui.speech_engine
@@ -149,19 +177,44 @@ class KioskApp:
                         START_RETRY_S,
                     )
                     self.window.show_out_of_service("out_of_service.kiosk_unreachable")
+                    self.systemd.started(f"{type(exc).__name__}: {exc}")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(stop_wait), START_RETRY_S)
             if self.kiosk is not None:
                 self.window.attach(self.kiosk.flow)
+                await self._start_staff(self.kiosk)
+            if self.kiosk is not None and not self.stop_requested.is_set():
+                await warm_up
+                self.collector.freeze()  # what start-up built stays: never scanned again
                 flow_task = self.kiosk.start_flow()
                 flow_task.add_done_callback(self._flow_ended)
                 if self.options.on_ready is not None:
                     self.options.on_ready(self.kiosk, self.window)
+                self.systemd.started()
             await stop_wait
         finally:
             stop_wait.cancel()
-            await self.shutdown()
+            if warm_up is not None:
+                warm_up.cancel()
+            self.systemd.stopping()
+            try:
+                await self.shutdown()
+            finally:
+                self.collector.stop()
         return self.exit_code
+
+    async def _start_staff(self, kiosk: Kiosk) -> None:
+        """Maintenance mode: the staff service (it applies the persisted out-of-service
+        toggle before the first customer) handed to the window."""
+        from kioskapp.staff.service import SCREEN_ACTOR, StaffService
+
+        service = StaffService(kiosk, config_path=self.options.config_path, actor=SCREEN_ACTOR)
+        try:
+            await service.start()
+        except Exception as exc:  # noqa: BLE001 (the persisted toggle could not be applied)
+            self.crashed("the start of maintenance mode", exc)
+            return
+        self.window.attach_staff(service)
 
     def _flow_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -184,6 +237,36 @@ class KioskApp:
             with contextlib.suppress(Exception):
                 await self.panel.aclose()
         log.info("kioskapp: stopped")
+
+
+@contextlib.contextmanager
+def sources_not_kept() -> Iterator[None]:
+    """Imports whose modules' source text is not kept in memory.
+
+    PySide6 replaces ``__import__`` (shiboken's ``__feature__`` support) and reads
+    the source of every module imported after it (``inspect.getsource``) to see
+    whether it uses PySide6; ``linecache`` then keeps each source for good: the
+    window's and the kiosk's stack (httpx, Pillow, the devices, the flow...) held
+    ~7 MB of resident memory that way. The sources read meanwhile go to a cache
+    thrown away afterwards; a traceback reads a file again when it needs it.
+    :func:`run` also drops the sources read before it started.
+    """
+    kept = linecache.cache
+    linecache.cache = {}
+    try:
+        yield
+    finally:
+        linecache.cache = kept
+
+
+async def _warm_up_receipts() -> None:
+    """Open the receipt fonts and draw the common glyphs (in a worker thread)."""
+    from kioskapp.core import receipts
+
+    try:
+        await asyncio.to_thread(receipts.warm_up)
+    except Exception as exc:  # noqa: BLE001 (receipts still render, the first one slower)
+        log.warning("kioskapp: receipt fonts not warmed up: %s: %s", type(exc).__name__, exc)
 
 
 class _SignalWakeup:
@@ -224,12 +307,21 @@ def run(
     argv: list[str] | None = None,
 ) -> int:
     """Run the customer app until it is stopped; returns the exit status."""
-    import qasync
+    with sources_not_kept():
+        import qasync
+    linecache.clearcache()  # the sources PySide6's import hook read (see sources_not_kept)
 
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     assert isinstance(app, QApplication)
     QGuiApplication.setApplicationDisplayName("kioskapp")
     loop = qasync.QEventLoop(app)
+    # asyncio.to_thread (receipts, DNS) on a few plain threads, reused while idle.
+    # qasync's default hands each call to one of ten threads in turn, and each thread
+    # kept a receipt's worth of freed memory in its own malloc arena (RSS grew a MB
+    # per sale until every arena had its share).
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="kioskapp-worker")
+    )
     asyncio.set_event_loop(loop)
     kiosk_app = KioskApp(config, options, sims)
 
@@ -263,15 +355,35 @@ def run(
             options.on_first_paint(window)
 
     _notify_first_paint(kiosk_app.window, painted)
+    kiosk_app.systemd = ServiceLink.from_environ(lambda: kiosk_app.kiosk)
     try:
         kiosk_app.show()
+        kiosk_app.systemd.start(loop)
         with loop:
             code: int = loop.run_until_complete(kiosk_app.main())
     finally:
         sys.excepthook = old_hook
+        kiosk_app.systemd.close()
         wakeup.close()
         asyncio.set_event_loop(None)
+    if sims is None:
+        restart_if_asked(code)
     return code
+
+
+def restart_if_asked(code: int, env: Mapping[str, str] | None = None) -> None:
+    """After an orderly stop with :data:`EXIT_RESTART`: under systemd (``INVOCATION_ID``
+    set) the service manager starts the app again, so just return; otherwise (e.g.
+    ``kioskapp --simulate`` in a terminal) run the same command line again in this
+    process."""
+    env = os.environ if env is None else env
+    if code != EXIT_RESTART or env.get("INVOCATION_ID"):
+        return
+    argv = list(sys.orig_argv)
+    log.info("kioskapp: restarting: %s", " ".join(argv))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 (the same command line, re-run)
 
 
 def _notify_first_paint(window: KioskWindow, callback: Callable[[KioskWindow], None]) -> None:
@@ -313,9 +425,23 @@ def main_simulate(config: Config, config_path: Path | None, options: RunOptions)
             f"journal in {kiosk_config.journal.path}",
             flush=True,
         )
-        return run(kiosk_config, options, sims=sims)
+        if options.config_path is None:
+            options = replace(options, config_path=config_path)
+        code = run(kiosk_config, options, sims=sims)
     finally:
         sims.stop()
+    restart_if_asked(code)
+    return code
 
 
-__all__ = ["EXIT_CRASHED", "KioskApp", "RunOptions", "main_simulate", "run"]
+__all__ = [
+    "EXIT_CRASHED",
+    "EXIT_RESTART",
+    "EXIT_STAFF_QUIT",
+    "KioskApp",
+    "RunOptions",
+    "main_simulate",
+    "restart_if_asked",
+    "run",
+    "sources_not_kept",
+]

@@ -49,11 +49,13 @@ from kioskapp.ui import theme
 from kioskapp.ui.i18n import PSEUDO, Texts, texts_for
 from kioskapp.ui.screens import Screen, build_screens
 from kioskapp.ui.speech import Speaker
+from kioskapp.ui.staff import StaffMode
 from kioskapp.ui.texts import LANGUAGE_NAMES
 from kioskapp.ui.widgets import button, column, label, set_text, show
 
 if TYPE_CHECKING:
     from kioskapp.core.flow.engine import Flow
+    from kioskapp.staff.service import StaffService
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +174,8 @@ class KioskWindow(QWidget):
 
     #: Emitted after each render with the snapshot drawn (tests and the benches wait on it).
     rendered = Signal(object)
+    #: Staff asked the app to "restart" or "quit" (maintenance mode, confirmed).
+    exit_requested = Signal(str)
 
     def __init__(
         self,
@@ -210,6 +214,10 @@ class KioskWindow(QWidget):
         lay.addWidget(self.stack, 1)
         self.setLayout(lay)
         self.idle = IdleWarningView(self, self.submit)
+        # Maintenance mode: the hidden corner, the PIN screen and the staff screens.
+        self.staff = StaffMode(self, lay, (self.top, self.stack))
+        self.staff.exit_requested.connect(self.exit_requested)
+        self.staff.phase_changed.connect(self._staff_phase)
         self._keys = _KeyboardFilter(self)
         app = QApplication.instance()
         if app is not None:
@@ -224,7 +232,18 @@ class KioskWindow(QWidget):
         self._unsubscribe = flow.on_change(self.show_snapshot)
         self.show_snapshot(flow.snapshot)
 
+    def attach_staff(self, service: StaffService) -> None:
+        """Let staff into maintenance mode through ``service`` (once the kiosk runs)."""
+        self.staff.attach(service)
+
+    def _staff_phase(self, phase: str) -> None:
+        if phase == "closed":  # the customer screens are back: so is the keyboard focus
+            target = self.current_screen.first_focus()
+            if target is not None:
+                target.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def detach(self) -> None:
+        self.staff.detach()
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = None
@@ -268,6 +287,7 @@ class KioskWindow(QWidget):
         if style_key != self._style_key:
             self._style_key = style_key
             self.setStyleSheet(theme.stylesheet(*style_key))
+            self.staff.style_key = style_key
         self.top.draw(snap, t)
         screen = self.screens[snap.state]
         screen.draw(snap, t)
@@ -276,7 +296,7 @@ class KioskWindow(QWidget):
             self.stack.setCurrentWidget(screen)
         self.idle.draw(snap, t)
         focus = QApplication.focusWidget()
-        if changed_screen or focus is None or not focus.isVisible():
+        if not self.staff.active and (changed_screen or focus is None or not focus.isVisible()):
             target = screen.first_focus()
             if target is not None and snap.idle_warning is None:
                 target.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -314,7 +334,8 @@ class KioskWindow(QWidget):
 
     def _speak(self, snap: FlowSnapshot, t: Texts, screen: Screen) -> None:
         if snap.idle_warning is not None:
-            text = f"{t('idle.title')} {t('idle.body', seconds=snap.idle_warning.seconds_left)}"
+            seconds = snap.idle_warning.seconds_left
+            text = t.sentences([t("idle.title"), t("idle.body", seconds=seconds)])
         else:
             text = screen.speech(snap, t)
         key = (snap.state, text)
@@ -357,7 +378,10 @@ class _KeyboardFilter(QObject):
             w.focusPreviousChild()
             return True
         if key == Qt.Key.Key_Escape:
-            w.current_screen.escape()
+            if w.staff.active:
+                w.staff.escape()
+            else:
+                w.current_screen.escape()
             return True
         return False
 
