@@ -18,7 +18,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kioskapp import __version__
@@ -140,6 +140,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args)
 
 
+#: Python logging level -> syslog priority (what journald files each line under).
+_SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+class JournalFormatter(logging.Formatter):
+    """Log lines for journald's stream: ``<priority>name: message`` (journald adds the
+    time and strips the prefix), so ``journalctl -p err`` finds errors. Every line of a
+    multi-line record (a traceback) carries the prefix."""
+
+    def __init__(self) -> None:
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _SYSLOG_PRIORITY.get(record.levelno)
+        if priority is None:  # a custom level: the nearest standard one below it
+            priority = next((p for lvl, p in sorted(_SYSLOG_PRIORITY.items(), reverse=True)
+                             if record.levelno >= lvl), 7)  # fmt: skip
+        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+
+
+def stderr_is_journal(env: Mapping[str, str], fd: int = 2) -> bool:
+    """Is ``fd`` systemd's journal stream (``JOURNAL_STREAM`` = "device:inode" of it)?"""
+    try:
+        dev, ino = (int(part) for part in env.get("JOURNAL_STREAM", "").split(":"))
+        st = os.fstat(fd)
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+def log_formatter(env: Mapping[str, str]) -> logging.Formatter:
+    """journald's priorities under systemd; time and level on a terminal."""
+    if stderr_is_journal(env):
+        return JournalFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def _config_check(path: Path) -> int:
     problems = check_file(path, env=os.environ)
     if not problems:
@@ -198,9 +241,9 @@ def _run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"config: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_formatter(os.environ))
+    logging.basicConfig(level=config.logging.level, handlers=[handler])
     # One line per HTTP request is for debugging, not for a kiosk's journal.
     if config.logging.level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)

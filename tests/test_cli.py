@@ -73,3 +73,33 @@ def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("kioskapp ")
+
+
+# -- logs under systemd -----------------------------------------------------------------
+
+
+def test_log_lines_carry_journald_priorities_when_stderr_is_the_journal(tmp_path: Path) -> None:
+    import logging
+
+    from kioskapp.cli import JournalFormatter, log_formatter, stderr_is_journal
+
+    with (tmp_path / "stream").open("w") as f:
+        st = os.fstat(f.fileno())
+        env = {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        assert stderr_is_journal(env, f.fileno())
+        assert not stderr_is_journal({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"}, f.fileno())
+        assert not stderr_is_journal({"JOURNAL_STREAM": "garbage"}, f.fileno())
+        assert not stderr_is_journal({}, f.fileno())
+    assert isinstance(log_formatter({}), logging.Formatter)
+    assert not isinstance(log_formatter({}), JournalFormatter)
+
+    fmt = JournalFormatter()
+
+    def line(level: int, msg: str) -> str:
+        return fmt.format(logging.LogRecord("kioskapp.x", level, __file__, 1, msg, None, None))
+
+    assert line(logging.ERROR, "printer gone") == "<3>kioskapp.x: printer gone"
+    assert line(logging.WARNING, "slow") == "<4>kioskapp.x: slow"
+    assert line(logging.INFO, "ok") == "<6>kioskapp.x: ok"
+    assert line(logging.CRITICAL, "a\nb") == "<2>kioskapp.x: a\n<2>b"
+    assert line(35, "between warning and error") == "<4>kioskapp.x: between warning and error"

@@ -118,9 +118,12 @@ class SimulatorProcess:
         args = [
             sys.executable, "-m", "kioskapp.simulator.main",
             "--host", self.host, "--port", str(self.port), "--speed", repr(self.speed),
+            "--stop-on-stdin-eof",
         ]  # fmt: skip
+        # The child stops when its standard input closes: when this process ends in any
+        # way (even killed, or aborted), so no simulator is left running behind it.
         proc = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self._proc = proc
         assert proc.stdout is not None

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import signal
 import sys
 
@@ -63,10 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated time runs this many times faster than real time (default 1.0)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="stop when standard input closes (a parent process that dies takes the "
+        "simulators with it)",
+    )
     return parser
 
 
-async def serve(host: str, port: int, speed: float) -> int:
+async def serve(host: str, port: int, speed: float, *, stop_on_stdin_eof: bool = False) -> int:
     clock = ControlledClock(speed=speed)
     server = build_simulators(clock, host=host, port=port)
     try:
@@ -81,6 +88,19 @@ async def serve(host: str, port: int, speed: float) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    stdin_fd = sys.stdin.fileno() if stop_on_stdin_eof and sys.stdin is not None else None
+    if stdin_fd is not None:
+
+        def stdin_readable() -> None:
+            try:
+                data = os.read(stdin_fd, 4096)
+            except OSError:
+                data = b""
+            if not data:  # the parent closed the pipe, or died
+                loop.remove_reader(stdin_fd)
+                stop.set()
+
+        loop.add_reader(stdin_fd, stdin_readable)
     try:
         width = max([len(name) for name in server.services] + [len("control")]) + 2
         print(f"kioskapp simulators running (simulated time x{speed})")
@@ -92,6 +112,8 @@ async def serve(host: str, port: int, speed: float) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if stdin_fd is not None:
+            loop.remove_reader(stdin_fd)
         await server.stop()
         await clock.aclose()
     print("kioskapp simulators stopped.", flush=True)
@@ -117,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     try:
-        return asyncio.run(serve(args.host, args.port, args.speed))
+        return asyncio.run(
+            serve(args.host, args.port, args.speed, stop_on_stdin_eof=args.stop_on_stdin_eof)
+        )
     except KeyboardInterrupt:  # a second Ctrl+C before the handlers were installed
         return 0
 

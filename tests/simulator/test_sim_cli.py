@@ -61,3 +61,41 @@ async def test_kioskapp_sim_reports_a_port_in_use() -> None:
     assert sim.banner == []
     lines = err.strip().splitlines()
     assert lines == [f"kioskapp-sim: cannot listen on 127.0.0.1:{port}: address already in use"]
+
+
+def test_simulators_started_by_the_app_end_when_the_app_is_killed() -> None:
+    """``kioskapp --simulate`` runs the simulators as a child process: killed (or
+    aborted) without its orderly stop, the app must not leave them running."""
+    import os
+    import select
+    import subprocess
+    import sys
+
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from kioskapp.simulator.background import SimulatorProcess\n"
+            "sims = SimulatorProcess()\n"
+            "sims.start()\n"
+            "print(sims._proc.pid, flush=True)\n"
+            "sys.stdin.read()\n",  # until the test kills this process
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as parent:
+        assert parent.stdout is not None
+        sim_pid = int(parent.stdout.readline())
+        sim = os.pidfd_open(sim_pid)
+        try:
+            ready, _, _ = select.select([sim], [], [], 0)
+            assert not ready, "the simulators stopped before their parent was killed"
+            parent.kill()
+            parent.wait()
+            ready, _, _ = select.select([sim], [], [], 30)  # readable once it has ended
+            assert ready, "the simulators outlived the app that started them"
+        finally:
+            os.close(sim)
+            parent.kill()

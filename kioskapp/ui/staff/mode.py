@@ -36,29 +36,18 @@ from PySide6.QtWidgets import (
 
 from kioskapp.ui.staff.common import StaffPage, Tasks
 from kioskapp.ui.staff.gesture import StaffCorner
-from kioskapp.ui.staff.pages import (
-    AboutPage,
-    AppExit,
-    AppPage,
-    CashPage,
-    DashboardPage,
-    HopperPage,
-    IncidentsPage,
-    MenuPage,
-    PrinterPage,
-    RestartsPage,
-    SalesPage,
-    ScannerPage,
-    ServicePage,
-    TerminalPage,
-)
-from kioskapp.ui.staff.pin import PinPage
 from kioskapp.ui.staff.style import staff_stylesheet
 from kioskapp.ui.widgets import button, label, set_text, show
 
 if TYPE_CHECKING:
     from kioskapp.core.clock import TimerHandle
     from kioskapp.staff.service import LeaveReason, StaffService
+    from kioskapp.ui.staff.pages import AppExit, MenuPage
+    from kioskapp.ui.staff.pin import PinPage
+
+# The PIN screen and the staff pages (and the staff service's modules under them)
+# are imported and built the first time staff use them: a kiosk that is never
+# serviced does not start slower or hold them in memory.
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +99,8 @@ class StaffView(QWidget):
         self.stack = QStackedWidget()
         # As big as the display, whatever a page would like (as the customer screens).
         self.stack.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.pin = PinPage(tasks)
-        self.stack.addWidget(self.pin)
+        self.tasks = tasks
+        self._pin: PinPage | None = None
         lay = QVBoxLayout()
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -119,6 +108,20 @@ class StaffView(QWidget):
         lay.addWidget(self.stack, 1)
         self.setLayout(lay)
         self._style_key: tuple[bool, bool] | None = None
+
+    @property
+    def pin_built(self) -> bool:
+        return self._pin is not None
+
+    @property
+    def pin(self) -> PinPage:
+        """The PIN screen (built on first use)."""
+        if self._pin is None:
+            from kioskapp.ui.staff.pin import PinPage
+
+            self._pin = PinPage(self.tasks)
+            self.stack.addWidget(self._pin)
+        return self._pin
 
     def restyle(self, high_contrast: bool, large_text: bool) -> None:
         key = (high_contrast, large_text)
@@ -145,8 +148,6 @@ class StaffMode(QObject):
         self.view = StaffView(self.tasks)
         self.view.hide()
         layout.addWidget(self.view, 1)
-        self.view.pin.accepted.connect(self._pin_accepted)
-        self.view.pin.cancelled.connect(self._pin_cancelled)
         self.view.bar.menu.clicked.connect(self.to_menu)
         self.view.bar.logout.clicked.connect(lambda: self.leave("logout"))
         self.corner = StaffCorner(window)
@@ -164,9 +165,10 @@ class StaffMode(QObject):
     # -- wiring ------------------------------------------------------------------------
     def attach(self, service: StaffService) -> None:
         """The kiosk has started: the corner now opens the PIN screen."""
+        if service is not self.service:
+            self._drop_pages()
         self.service = service
         self.corner.now = service.kiosk.clock.monotonic
-        self._build_pages(service)
 
     def detach(self) -> None:
         """The kiosk stops: drop timers and tasks (the service goes with the kiosk)."""
@@ -174,10 +176,39 @@ class StaffMode(QObject):
         self.tasks.cancel_all()
         self.service = None
 
-    def _build_pages(self, service: StaffService) -> None:
+    def _drop_pages(self) -> None:
         for page in self.pages.values():
             self.view.stack.removeWidget(page)
             page.deleteLater()
+        self.pages = {}
+        self.menu = None
+
+    def _pin_page(self) -> PinPage:
+        if not self.view.pin_built:
+            pin = self.view.pin
+            pin.accepted.connect(self._pin_accepted)
+            pin.cancelled.connect(self._pin_cancelled)
+        return self.view.pin
+
+    def _build_pages(self, service: StaffService) -> None:
+        """The staff pages, built at the first login with ``service``."""
+        from kioskapp.ui.staff.pages import (
+            AboutPage,
+            AppPage,
+            CashPage,
+            DashboardPage,
+            HopperPage,
+            IncidentsPage,
+            MenuPage,
+            PrinterPage,
+            RestartsPage,
+            SalesPage,
+            ScannerPage,
+            ServicePage,
+            TerminalPage,
+        )
+
+        self._drop_pages()
         pages: list[StaffPage] = [
             DashboardPage(service, self.tasks),
             CashPage(service, self.tasks),
@@ -224,15 +255,18 @@ class StaffMode(QObject):
         self.view.bar.menu.hide()
         self.view.bar.logout.hide()
         set_text(self.view.bar.title, "Maintenance mode · staff only")
-        self.view.stack.setCurrentWidget(self.view.pin)
+        pin = self._pin_page()
+        self.view.stack.setCurrentWidget(pin)
         self._show_view(True)
-        self.view.pin.open(service)
-        self.view.pin.first_focus().setFocus(Qt.FocusReason.OtherFocusReason)
+        pin.open(service)
+        pin.first_focus().setFocus(Qt.FocusReason.OtherFocusReason)
         self._touch()
 
     def _pin_accepted(self) -> None:
         log.info("maintenance: staff logged in")
         self.view.pin.close_page()
+        if not self.pages and self.service is not None:
+            self._build_pages(self.service)
         self._set_phase("maintenance")
         show(self.view.bar.logout, True)
         self._touch()
@@ -301,7 +335,8 @@ class StaffMode(QObject):
         if self.page is not None:
             self.page.closed()
             self.page = None
-        self.view.pin.close_page()
+        if self.view.pin_built:
+            self.view.pin.close_page()
         self._cancel_timer()
         self._set_phase("closed")
         self._show_view(False)
