@@ -99,11 +99,12 @@ class Notifier:
         return self.address is not None
 
     @property
-    def watchdog_interval_s(self) -> float | None:
-        """How often to ping: half the time-out, as sd_watchdog_enabled(3) advises."""
+    def watchdog_timeout_s(self) -> float | None:
+        """Seconds without WATCHDOG=1 after which systemd acts (None: no watchdog here).
+        sd_watchdog_enabled(3) advises pinging at least every half of it."""
         if self.watchdog_usec is None:
             return None
-        return self.watchdog_usec / 2_000_000
+        return self.watchdog_usec / 1_000_000
 
     # -- messages ------------------------------------------------------------------------
     def ready(self, status: str | None = None) -> bool:

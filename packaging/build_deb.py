@@ -17,11 +17,17 @@ line per step. What the package holds:
 /usr/bin/kioskapp                    -> ../../opt/kioskapp/bin/kioskapp
 /lib/systemd/system/kiosk.service
 /usr/lib/sysusers.d/kioskapp.conf    the kioskapp system user
+/usr/lib/modules-load.d/kioskapp.conf  the USB serial drivers, loaded at boot
 /etc/pam.d/kioskapp                  the login session kiosk.service opens on tty1
 /usr/share/doc/kioskapp/             operations.md, simulator.md, kiosk.toml.example
 
-/etc/kioskapp/kiosk.toml and /var/lib/kioskapp are made by the maintainer scripts
-(packaging/debian/), never shipped, so no upgrade or removal touches them.
+/etc/kioskapp/kiosk.toml, /etc/kioskapp/secrets/ and /var/lib/kioskapp are made by
+the maintainer scripts (packaging/debian/), never shipped, so no upgrade or removal
+touches them.
+
+Nothing of the build machine is shipped: no byte code, no path of its Python or of
+this build tree (pip's ``direct_url.json``, which records where the kioskapp wheel
+was installed from, is left out).
 
 Speed: the dependencies (about 100 MB once PySide6 is trimmed) are installed once
 per set of pinned versions into .cache/packaging/ and hard-linked into the staging
@@ -89,8 +95,10 @@ DEPENDS = [
     "libxcb-xkb1",
     "libpulse0",
 ]
-#: Speech output: Qt's speechd plugin loads libspeechd, which comes with the engine.
-RECOMMENDS = ["speech-dispatcher"]
+#: Speech output: Qt's speechd plugin loads libspeechd, which comes with
+#: speech-dispatcher; speech-dispatcher-espeak-ng is its voice (espeak-ng's library
+#: and voices), speaking through ALSA (operations.md).
+RECOMMENDS = ["speech-dispatcher", "speech-dispatcher-espeak-ng"]
 #: Libraries only optional plugins load (they fail alone when missing), by package.
 OPTIONAL_LIBRARIES = {"libspeechd.so.2": "libspeechd2"}
 
@@ -115,12 +123,37 @@ DROP_PYSIDE = ("include", "typesystems", "glue", "scripts", "doc", "examples")
 DROP_QT = ("qml", "libexec", "translations", "metatypes", "mkspecs", "resources", "lib/cmake")
 
 
+#: pip's lines about this machine's own pip configuration, not about the build: an
+#: index or find-links location (pip.conf, PIP_* variables) that does not hold the
+#: package being looked up, once per package.
+PIP_NOISE = re.compile(r"^(WARNING: )?Location '[^']*' is ignored: ")
+
+
 def log_step(name: str, started: float) -> None:
     print(f"BUILD {name} {time.monotonic() - started:.1f}", flush=True)
 
 
 def run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(a) for a in args], check=True, text=True, **kwargs)  # type: ignore[call-overload,no-any-return]  # noqa: S603
+
+
+def without_pip_noise(stderr: str) -> str:
+    """pip's stderr without the :data:`PIP_NOISE` lines."""
+    return "".join(line for line in stderr.splitlines(True) if not PIP_NOISE.match(line))
+
+
+def pip(*args: str | Path, errors_only: bool = False) -> None:
+    """``python -m pip ARGS``; its stderr is passed on without :data:`PIP_NOISE` (none
+    of it with ``errors_only``), or all of it if pip fails (a missing package shows
+    where pip looked)."""
+    done = subprocess.run(  # noqa: S603 (pip, with our own arguments)
+        [sys.executable, "-m", "pip", *map(str, args)], stderr=subprocess.PIPE, text=True
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"build_deb: pip {args[0]} failed (exit status {done.returncode})")
+    if not errors_only:
+        sys.stderr.write(without_pip_noise(done.stderr))
 
 
 # -- ELF: which shared libraries a binary needs -------------------------------------------
@@ -252,10 +285,9 @@ def dependencies(wheel: Path, modules: set[str]) -> Path:
     constraints = work / "constraints.txt"
     constraints.write_text("\n".join(pins) + "\n")
     site = work / "site-packages"
-    run(
-        sys.executable, "-m", "pip", "install", "--quiet", "--target", site,
-        "--only-binary=:all:", "--no-compile", "--no-warn-script-location",
-        "--constraint", constraints, wheel,
+    pip(
+        "install", "--quiet", "--target", site, "--only-binary=:all:", "--no-compile",
+        "--no-warn-script-location", "--constraint", constraints, wheel,
     )  # fmt: skip
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts for this machine
     shutil.rmtree(site / "share", ignore_errors=True)  # man pages of the libraries
@@ -283,10 +315,8 @@ def project_version() -> str:
 
 
 def build_wheel(out: Path) -> Path:
-    run(
-        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out,
-        PROJECT, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    # The build backend's own chatter (setuptools' deprecation notices) only on failure.
+    pip("wheel", "--quiet", "--no-deps", "--wheel-dir", out, PROJECT, errors_only=True)
     return next(out.glob("kioskapp-*.whl"))
 
 
@@ -302,16 +332,32 @@ def install_file(src: Path, dest: Path, mode: int = 0o644) -> None:
     dest.chmod(mode)
 
 
+def drop_direct_url(site: Path) -> None:
+    """Remove pip's ``direct_url.json`` (the file: URL of the wheel in this build tree)
+    from every distribution in ``site``, and its line from the RECORD."""
+    for info in site.glob("*.dist-info"):
+        direct = info / "direct_url.json"
+        if not direct.exists():
+            continue
+        direct.unlink()
+        record = info / "RECORD"
+        if record.exists():
+            gone = f"{info.name}/direct_url.json,"
+            lines = record.read_text().splitlines(True)
+            record.write_text("".join(line for line in lines if not line.startswith(gone)))
+
+
 def stage_tree(root: Path, wheel: Path, deps: Path) -> None:
     opt = root / PREFIX
     (root / SITE).parent.mkdir(parents=True)
     # The dependencies: hard links into the cache (nothing below is ever modified).
     run("cp", "-al", deps / "site-packages", root / SITE)
-    run(
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-        "--no-index", "--target", root / SITE, wheel,
+    pip(
+        "install", "--quiet", "--no-deps", "--no-compile", "--no-index", "--target",
+        root / SITE, wheel,
     )  # fmt: skip
     shutil.rmtree(root / SITE / "bin", ignore_errors=True)
+    drop_direct_url(root / SITE)
     # A virtual environment whose interpreter is the target's /usr/bin/python3.11.
     write(
         opt / "pyvenv.cfg",
@@ -330,6 +376,7 @@ def stage_tree(root: Path, wheel: Path, deps: Path) -> None:
     (usr_bin / "kioskapp").symlink_to(f"../../{PREFIX}/bin/kioskapp")
     install_file(HERE / "kiosk.service", root / "lib/systemd/system/kiosk.service")
     install_file(HERE / "kioskapp.sysusers", root / "usr/lib/sysusers.d/kioskapp.conf")
+    install_file(HERE / "kioskapp.modules-load", root / "usr/lib/modules-load.d/kioskapp.conf")
     install_file(HERE / "kioskapp.pam", root / "etc/pam.d/kioskapp")
     doc = root / "usr/share/doc/kioskapp"
     for name in ("operations.md", "simulator.md"):

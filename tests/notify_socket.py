@@ -1,11 +1,13 @@
 """A stand-in for systemd's notification socket: a datagram socket that records every
-message a service sends, and waits for the ones a test expects."""
+message a service sends, and who sent it (the kernel's SCM_CREDENTIALS, as systemd
+reads them), and waits for the ones a test expects."""
 
 from __future__ import annotations
 
 import os
 import select
 import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable
@@ -19,10 +21,12 @@ class NotifySocket:
     """Bound to ``path`` (a file) or, without one, to a random abstract name.
 
     ``address`` is what goes into NOTIFY_SOCKET. ``messages`` holds every message
-    received so far, each as a dict of its ``KEY=value`` lines, in order."""
+    received so far, each as a dict of its ``KEY=value`` lines, in order;
+    ``senders`` the pid that sent each one (None if the kernel did not say)."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         if path is None:
             name = f"kioskapp-test-{uuid.uuid4().hex}"
             self.sock.bind(b"\0" + name.encode())
@@ -32,6 +36,7 @@ class NotifySocket:
             os.chmod(path, 0o666)  # noqa: S103 (a service running as another user sends too)
             self.address = str(path)
         self.messages: list[dict[str, str]] = []
+        self.senders: list[int | None] = []
 
     def close(self) -> None:
         self.sock.close()
@@ -46,10 +51,24 @@ class NotifySocket:
         ready, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
         if not ready:
             return False
-        data = self.sock.recv(65536).decode()
+        ucred = struct.calcsize("3i")
+        raw, ancillary, _flags, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(ucred))
+        sender = None
+        for level, kind, value in ancillary:
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                sender = struct.unpack("3i", value[:ucred])[0]
+        data = raw.decode()
         fields = dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
         self.messages.append(fields)
+        self.senders.append(sender)
         return True
+
+    def poll(self) -> int:
+        """Record what has arrived so far, without waiting; how many messages that was."""
+        count = 0
+        while self._receive(0.0):
+            count += 1
+        return count
 
     def until(
         self,

@@ -51,7 +51,7 @@ def test_a_long_status_is_cut() -> None:
 def test_outside_systemd_nothing_is_sent() -> None:
     notifier = Notifier.from_environ({})
     assert not notifier.enabled
-    assert notifier.watchdog_interval_s is None
+    assert notifier.watchdog_timeout_s is None
     assert not notifier.ready()
     assert not notifier.watchdog()
 
@@ -64,20 +64,20 @@ def test_a_line_that_is_not_key_value_is_refused() -> None:
         notifier.send("STATUS=two\nlines")
 
 
-def test_watchdog_interval_is_half_the_timeout() -> None:
+def test_the_watchdog_timeout_comes_from_systemd() -> None:
     env = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}
     notifier = Notifier.from_environ(env)
     assert notifier.watchdog_usec == 30_000_000
-    assert notifier.watchdog_interval_s == 15.0
+    assert notifier.watchdog_timeout_s == 30.0
 
 
 def test_the_watchdog_of_another_process_is_not_ours() -> None:
     env = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}
-    assert Notifier.from_environ(env, pid=4242).watchdog_interval_s is None
-    assert Notifier.from_environ(env, pid=1).watchdog_interval_s == 15.0
+    assert Notifier.from_environ(env, pid=4242).watchdog_timeout_s is None
+    assert Notifier.from_environ(env, pid=1).watchdog_timeout_s == 30.0
     # No WATCHDOG_PID: the watchdog is for whoever reads the variables.
     del env["WATCHDOG_PID"]
-    assert Notifier.from_environ(env, pid=4242).watchdog_interval_s == 15.0
+    assert Notifier.from_environ(env, pid=4242).watchdog_timeout_s == 30.0
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "", "1.5"])
@@ -85,7 +85,7 @@ def test_a_bad_watchdog_timeout_is_ignored(value: str, caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="kioskapp.sdnotify"):
         notifier = Notifier.from_environ({"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": value})
     assert notifier.enabled
-    assert notifier.watchdog_interval_s is None
+    assert notifier.watchdog_timeout_s is None
     assert "WATCHDOG_USEC" in caplog.text
 
 
@@ -93,7 +93,7 @@ def test_an_unsupported_socket_disables_notifying(caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.WARNING, logger="kioskapp.sdnotify"):
         notifier = Notifier.from_environ({"NOTIFY_SOCKET": "vsock:2:1234", "WATCHDOG_USEC": "9"})
     assert not notifier.enabled
-    assert notifier.watchdog_interval_s is None
+    assert notifier.watchdog_timeout_s is None
     assert "vsock:2:1234" in caplog.text
 
 
@@ -101,7 +101,7 @@ def test_unset_keeps_children_from_speaking_for_the_service() -> None:
     env = {"NOTIFY_SOCKET": "@x", "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "7", "HOME": "/"}
     notifier = Notifier.from_environ(env, pid=7, unset=True)
     assert notifier.enabled
-    assert notifier.watchdog_interval_s == 0.5
+    assert notifier.watchdog_timeout_s == 1.0
     assert env == {"HOME": "/"}
 
 

@@ -9,21 +9,25 @@ the watchdog. A kiosk waiting for a service that is down is started, not
 failed: restarting it would not bring the service back.
 
 The watchdog (``WatchdogSec=`` in kiosk.service) is fed from a QTimer on the Qt
-thread, every half time-out, and only while everything that must keep turning
-turns:
+thread, checked every sixth of the time-out (5 s of 30 s), from READY=1 on
+(systemd ignores the watchdog until then), and only while everything that must
+keep turning turns:
 
 - the Qt loop itself (a frozen loop fires no timer: nothing is sent);
-- the asyncio side: a heartbeat callback on the loop ran recently (device
-  clients, the callback receiver and the flow all run there);
+- the asyncio side: a heartbeat callback on the loop ran within half the
+  time-out (device clients, the callback receiver and the flow all run there);
 - the customer flow's task is alive;
 - the journal thread answers: a no-op through ``Journal.call`` finished within
-  the deadline (half the time-out); a stuck fsync or a deadlock shows here;
+  half the time-out; a stuck fsync or a deadlock shows here;
 - the serial card reader's thread is alive, when a reader is configured.
 
 When a check fails, no ``WATCHDOG=1`` is sent, the reason is logged and shown in
-``STATUS=``, and systemd restarts the service once the time-out passes (the
-kiosk's recovery then finishes what was open). faulthandler is enabled so that
-the watchdog's SIGABRT writes every thread's Python stack to the journal.
+``STATUS=``, and systemd restarts the service once a whole time-out has passed
+without a ping (the kiosk's recovery then finishes what was open). Checking often
+keeps one failed check from costing the kiosk: after a withheld ping the next
+check comes a sixth of the time-out later, and if all is well again its ping
+lands well before the deadline. faulthandler is enabled so that the watchdog's
+SIGABRT writes every thread's Python stack to the journal.
 
 Fire drill: with ``KIOSKAPP_WATCHDOG_DRILL_S=<seconds>`` in the environment, a
 SIGUSR1 freezes the Qt loop for that long (announced in ``STATUS=``), to show the
@@ -57,6 +61,8 @@ log = logging.getLogger(__name__)
 DRILL_ENV_VAR = "KIOSKAPP_WATCHDOG_DRILL_S"
 #: Longest pause between two heartbeats of the asyncio side.
 MAX_HEARTBEAT_PERIOD_S = 1.0
+#: Watchdog checks per time-out (WatchdogSec=30: one every 5 s).
+CHECKS_PER_TIMEOUT = 6
 
 
 def _pong() -> None:
@@ -68,8 +74,8 @@ class ServiceLink:
 
     ``kiosk`` returns the running kiosk (None while it is not open). ``clock`` is a
     monotonic clock in seconds (tests pass a fake one); the heartbeat runs every
-    ``heartbeat_period_s`` of the event loop's time (default: a quarter of the check
-    interval, at most 1 s)."""
+    ``heartbeat_period_s`` of the event loop's time (default: a quarter of the
+    heartbeat's age limit, at most 1 s)."""
 
     def __init__(
         self,
@@ -84,9 +90,10 @@ class ServiceLink:
         self._kiosk = kiosk
         self._clock = clock
         self._drill_s = drill_s
+        timeout = notifier.watchdog_timeout_s
         #: Seconds between two watchdog checks (None: no watchdog).
-        self.interval_s = notifier.watchdog_interval_s
-        limit = self.interval_s or 0.0
+        self.interval_s = None if timeout is None else timeout / CHECKS_PER_TIMEOUT
+        limit = (timeout or 0.0) / 2
         #: A heartbeat older than this, or a journal call outstanding longer, fails.
         self.heartbeat_max_age_s = limit
         self.journal_deadline_s = limit
@@ -223,7 +230,8 @@ class ServiceLink:
         return found
 
     def tick(self) -> bool:
-        """One watchdog check (the QTimer calls it); True if WATCHDOG=1 was sent."""
+        """One watchdog check (the QTimer calls it); True if WATCHDOG=1 was sent. None
+        is sent before READY=1: systemd ignores the watchdog until then."""
         found = tuple(self.check())
         if found != self._reported:
             if found:
@@ -233,7 +241,7 @@ class ServiceLink:
                 log.warning("watchdog: healthy again")
                 self.notifier.status("running" if self._kiosk() is not None else "starting")
             self._reported = found
-        if found:
+        if found or not self.ready_sent:
             return False
         return self.notifier.watchdog()
 

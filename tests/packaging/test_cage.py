@@ -294,6 +294,9 @@ def test_the_unit_command_line_shows_the_attract_screen_under_cage(
                 kiosk.communicate()
     assert kiosk.returncode == 0, err
     assert "the app exited with status 0 (stopped)" in err
+    # Everything reached "systemd" from the main process (kiosk-session), the only
+    # one kiosk.service hears (NotifyAccess=main); the app lives in a session scope.
+    assert set(listener.senders) == {kiosk.pid}
     # The screen is the attract screen: compare with the same window drawn offscreen.
     screen = Image.open(shot).convert("RGB")
     reference_png = session_dirs["shared"] / "reference.png"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kioskapp.config import load_config
-from tests.packaging.conftest import Root, build_module, require_tool
+from tests.packaging.conftest import PROJECT, Root, build_module, require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +54,7 @@ def test_the_package_holds_the_app_and_nothing_of_the_build(deb: Path) -> None:
         f"{SITE}/PySide6/Qt/plugins/platforms/libqwayland.so",
         "lib/systemd/system/kiosk.service",
         "usr/lib/sysusers.d/kioskapp.conf",
+        "usr/lib/modules-load.d/kioskapp.conf",
         "etc/pam.d/kioskapp",
         "usr/share/doc/kioskapp/operations.md",
         "usr/share/doc/kioskapp/kiosk.toml.example",
@@ -71,10 +72,12 @@ def test_the_package_holds_the_app_and_nothing_of_the_build(deb: Path) -> None:
     tops = {p.split("/")[5] for p in entries if p.startswith(SITE + "/") and p.count("/") > 4}
     assert not tops & {"pytest", "_pytest", "mypy", "ruff", "hypothesis", "pip", "bin", "tests"}
     assert not [p for p in entries if re.search(r"QtWebEngine|QtQuick|Qt3D|/Qt/qml/|designer", p)]
-    pyvenv = subprocess.run(
+    tarball = subprocess.run(
         ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True
     ).stdout
-    assert b".pyenv" not in pyvenv, "a path of the build machine's Python is in the package"
+    assert b".pyenv" not in tarball, "a path of the build machine's Python is in the package"
+    assert str(PROJECT).encode() not in tarball, "a path of the build tree is in the package"
+    assert not [p for p in entries if p.endswith("/direct_url.json")]
 
 
 def test_every_shared_library_comes_from_a_dependency(installed: Root) -> None:
@@ -148,6 +151,13 @@ def test_the_installed_config_checks_out_and_is_private(installed: Root) -> None
     assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o640, 0, gid)
     info = conf.parent.stat()
     assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o750, 0, gid)
+    # Where the config's *_file examples point: made, readable by the kiosk only.
+    secrets = installed / "etc/kioskapp/secrets"
+    info = secrets.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o750, 0, gid)
+    examples = re.findall(r'^# Or from a file: \w+_file = "([^"]+)"', conf.read_text(), re.M)
+    assert examples, "the config shows no *_file example"
+    assert {str(Path(path).parent) for path in examples} == {"/etc/kioskapp/secrets"}
     state = (installed / "var/lib/kioskapp").stat()
     assert (stat.S_IMODE(state.st_mode), state.st_uid, state.st_gid) == (0o750, uid, gid)
     # The defaults of the generated config keep the journal where the package put it.
@@ -178,6 +188,44 @@ def test_the_installed_app_runs_on_debians_python(installed: Root) -> None:
     assert module == str(installed / SITE / "kioskapp/__init__.py")
     # postinst byte-compiled it for this interpreter.
     assert list((installed / SITE / "kioskapp").glob("__pycache__/cli.cpython-311.pyc"))
+
+
+def test_the_serial_drivers_are_loaded_at_boot(installed: Root) -> None:
+    """kiosk.service's DeviceAllow=char-ttyUSB/char-ttyACM only count once the drivers
+    registered those device classes: systemd-modules-load loads them at boot."""
+    conf = (installed / "usr/lib/modules-load.d/kioskapp.conf").read_text()
+    modules = {line.strip() for line in conf.splitlines()} - {""}
+    assert {m for m in modules if not m.startswith("#")} == {"usbserial", "cdc_acm"}
+
+
+def unit_settings(root: Root) -> dict[str, list[str]]:
+    """Each setting of the installed kiosk.service, with every value it is given."""
+    settings: dict[str, list[str]] = {}
+    for line in (root / "lib/systemd/system/kiosk.service").read_text().splitlines():
+        key, equals, value = line.partition("=")
+        if equals and not line.startswith(("#", "[")):
+            settings.setdefault(key.strip(), []).extend(value.split())
+    return settings
+
+
+def test_the_unit_starts_without_a_network_and_hears_the_main_process_only(
+    installed: Root,
+) -> None:
+    unit = unit_settings(installed)
+    # A kiosk with no network at boot shows its screen (the app handles offline).
+    assert not [
+        v for k in ("After", "Wants", "Requires") for v in unit.get(k, []) if "network" in v
+    ]
+    assert "systemd-logind.service" in unit["After"]  # the PAM session registers there
+    # The app is in the logind session's scope: its messages come through kiosk-session.
+    assert unit["NotifyAccess"] == ["main"]
+    assert unit["PAMName"] == ["kioskapp"]
+    # Speech: ALSA devices and the audio group.
+    assert "char-alsa" in unit["DeviceAllow"]
+    assert "audio" in unit["SupplementaryGroups"]
+    # cage's Wayland socket is in /run/user/UID: not hidden by ProtectHome=.
+    assert unit["ProtectHome"] == ["tmpfs"]
+    assert unit["BindPaths"] == ["-/run/user:/run/user:rbind"]
 
 
 def test_the_unit_verifies_and_its_exposure_is_at_most_5(installed: Root) -> None:

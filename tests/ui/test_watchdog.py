@@ -2,8 +2,9 @@
 
 In-process: a ServiceLink on the Qt loop over a fake kiosk with a real journal, a
 monotonic clock the test moves, and a real datagram socket standing in for
-systemd's. One test runs the whole app in a process of its own, as systemd would,
-and stalls its Qt loop with the watchdog drill.
+systemd's; the app's start-up (READY only once a frame is on screen) with its
+kiosk opening replaced. One test runs the whole app in a process of its own, as
+systemd would, and stalls its Qt loop with the watchdog drill.
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytestqt.qtbot import QtBot
 
+from kioskapp import runtime
+from kioskapp.config import Config, load_config
 from kioskapp.core.journal import Journal
 from kioskapp.sdnotify import Notifier
+from kioskapp.ui import app as ui_app
+from kioskapp.ui.app import KioskApp, RunOptions
 from kioskapp.ui.watchdog import DRILL_ENV_VAR, ServiceLink
 from tests.flow.conftest import free_port
 from tests.notify_socket import NotifySocket, is_ready, is_watchdog, status_starts
@@ -86,7 +92,7 @@ def make_link(
     watchdog_s: float = 3600.0,
     heartbeat_period_s: float = 0.01,
 ) -> ServiceLink:
-    """A link whose QTimer would fire only after ``watchdog_s / 2`` (the tests call
+    """A link whose QTimer would fire only after ``watchdog_s / 6`` (the tests call
     tick()) and whose heartbeat runs every ``heartbeat_period_s`` real seconds."""
     notifier = Notifier(listener.address, watchdog_usec=int(watchdog_s * 1_000_000))
     return ServiceLink(notifier, lambda: kiosk, clock=clock, heartbeat_period_s=heartbeat_period_s)
@@ -105,7 +111,8 @@ async def test_a_healthy_kiosk_feeds_the_watchdog(listener: NotifySocket, journa
     link.start(asyncio.get_running_loop())
     try:
         assert link._timer is not None
-        assert link._timer.interval() == 15_000  # half of 30 s
+        assert link._timer.interval() == 5_000  # a sixth of 30 s
+        assert (link.heartbeat_max_age_s, link.journal_deadline_s) == (15.0, 15.0)
         link.started()
         assert link.tick()
         listener.until(is_watchdog, "WATCHDOG=1")
@@ -127,6 +134,7 @@ async def test_a_stuck_journal_thread_withholds_the_watchdog(
     clock = FakeClock()
     link = make_link(listener, kiosk, clock, watchdog_s=20.0)
     link.start(asyncio.get_running_loop())
+    link.started()
     release = threading.Event()
     stuck = asyncio.ensure_future(journal.call(release.wait))  # the journal thread blocks
     try:
@@ -193,6 +201,7 @@ async def test_a_stopped_serial_reader_withholds_the_watchdog(
     kiosk = FakeKiosk(journal, FakeDevices(reader))
     link = make_link(listener, kiosk, FakeClock())
     link.start(asyncio.get_running_loop())
+    link.started()
     try:
         assert link.check() == ["the serial card reader's thread has stopped"]
         assert not link.tick()
@@ -206,9 +215,10 @@ async def test_a_silent_asyncio_side_withholds_the_watchdog(listener: NotifySock
     clock = FakeClock()
     link = make_link(listener, None, clock, watchdog_s=8.0)
     link.start(asyncio.get_running_loop())
+    link.started("ServiceUnavailable: tecalis: connection refused")
     try:
         assert link.tick()  # the kiosk is not open yet: only the loops count
-        clock.now += 5.0  # longer than the 4 s check interval, and no heartbeat ran
+        clock.now += 5.0  # longer than the 4 s limit (half of 8 s), and no heartbeat ran
         assert link.check() == ["the asyncio loop has not turned for 5 s"]
         assert not link.tick()
         await until(lambda: link.last_beat == clock.now, "the next heartbeat")
@@ -243,10 +253,96 @@ def test_from_environ_takes_the_variables_out(listener: NotifySocket) -> None:
     }
     link = ServiceLink.from_environ(lambda: None, env)
     assert link.watchdog_enabled
-    assert link.interval_s == 1.0
+    assert link.interval_s == pytest.approx(2 / 6)  # checked six times per time-out
+    assert link.heartbeat_max_age_s == link.journal_deadline_s == 1.0  # half of it
     assert link._drill_s == 2.5
     assert env == {DRILL_ENV_VAR: "2.5"}
     assert not ServiceLink.from_environ(lambda: None, {}).watchdog_enabled
+
+
+async def test_no_ping_before_ready(listener: NotifySocket, journal: Journal) -> None:
+    """systemd ignores the watchdog until READY=1; the link says nothing of it either,
+    however healthy (the timer runs from start-up on)."""
+    link = make_link(listener, FakeKiosk(journal), FakeClock())
+    link.start(asyncio.get_running_loop())
+    try:
+        assert link.check() == []
+        assert not link.tick()
+        assert not link.tick()
+        link.started()
+        assert link.tick()
+        listener.until(is_watchdog, "WATCHDOG=1")
+    finally:
+        link.close()
+    assert listener.messages == [{"READY": "1", "STATUS": "running"}, {"WATCHDOG": "1"}]
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> Config:
+    """The defaults, with the state (journal) under the test's own directory: never the
+    host's /var/lib/kioskapp."""
+    env = {
+        "KIOSKAPP_UI__SPEECH": "false",
+        "KIOSKAPP_KIOSK__STATE_DIR": str(tmp_path / "state"),
+        "KIOSKAPP_JOURNAL__PATH": str(tmp_path / "state" / "journal.sqlite3"),
+    }
+    return load_config(None, env=env)
+
+
+async def test_ready_waits_for_the_first_painted_frame(
+    listener: NotifySocket, app_config: Config, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first paint slower than the start-up's wait for it: the kiosk's start is tried
+    (and fails, here) meanwhile, but READY=1 goes out only once a frame is on screen."""
+    loop = asyncio.get_running_loop()
+    kiosk_app = KioskApp(app_config, RunOptions(windowed=True), None)
+    qtbot.addWidget(kiosk_app.window)
+    first_paint: asyncio.Future[None] = loop.create_future()
+    kiosk_app.first_paint = first_paint
+    kiosk_app.systemd = ServiceLink(Notifier(listener.address), lambda: kiosk_app.kiosk)
+    attempts: list[bool] = []
+
+    async def open_kiosk(config: Config) -> None:
+        attempts.append(first_paint.done())
+        raise RuntimeError("the journal is on a disk that is not there")
+
+    monkeypatch.setattr(runtime, "open_kiosk", open_kiosk)
+    monkeypatch.setattr(ui_app, "FIRST_PAINT_WAIT_S", 0.01)  # the paint is late
+    main = asyncio.ensure_future(kiosk_app.main())
+    try:
+        await until(lambda: bool(attempts), "the first attempt to open the kiosk")
+        # The attempt failed and the window says "out of service": still no READY=1,
+        # no frame is on screen yet.
+        assert listener.poll() == 0
+        assert not kiosk_app.systemd.ready_sent
+        first_paint.set_result(None)
+        await until(lambda: kiosk_app.systemd.ready_sent, "READY=1 after the first paint")
+        ready = listener.until(is_ready, "READY=1")
+        assert listener.messages[ready]["STATUS"].startswith("out of service: cannot start")
+    finally:
+        kiosk_app.request_stop()
+        assert await asyncio.wait_for(main, WAIT_S) == 0
+    assert attempts == [False]  # the start itself did not wait for the paint
+
+
+async def test_a_stop_before_the_first_paint_sends_no_ready(
+    listener: NotifySocket, app_config: Config, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    kiosk_app = KioskApp(app_config, RunOptions(windowed=True), None)
+    qtbot.addWidget(kiosk_app.window)
+    kiosk_app.first_paint = loop.create_future()  # never painted
+    kiosk_app.systemd = ServiceLink(Notifier(listener.address), lambda: kiosk_app.kiosk)
+
+    async def open_kiosk(config: Config) -> None:
+        kiosk_app.request_stop()  # e.g. systemctl stop during start-up
+        raise RuntimeError("no kiosk in this test")
+
+    monkeypatch.setattr(runtime, "open_kiosk", open_kiosk)
+    monkeypatch.setattr(ui_app, "FIRST_PAINT_WAIT_S", 0.01)
+    assert await asyncio.wait_for(kiosk_app.main(), WAIT_S) == 0
+    listener.until(lambda m: "STOPPING" in m, "STOPPING=1")
+    assert listener.count("READY") == 0
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "forever", "7200"])
@@ -266,7 +362,7 @@ def test_the_app_notifies_and_a_frozen_ui_loop_stops_the_watchdog(tmp_path: Path
         "KIOSKAPP_SIMULATOR__PORT": str(free_port()),
         "KIOSKAPP_CALLBACKS__LISTEN_PORT": str(callbacks),
         "KIOSKAPP_CALLBACKS__PUBLIC_URL": f"http://127.0.0.1:{callbacks}",
-        "WATCHDOG_USEC": "600000",  # a ping every 0.3 s
+        "WATCHDOG_USEC": "600000",  # a check every 0.1 s
         DRILL_ENV_VAR: "2",  # SIGUSR1 freezes the Qt loop for 2 s
     })  # fmt: skip
     env.pop("WATCHDOG_PID", None)
