@@ -1423,9 +1423,16 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Conf
 def check_file(path: Path, env: Mapping[str, str] | None = None) -> list[ConfigProblem]:
     """Every problem with a config file (with env overrides; None: os.environ); [] = valid."""
     try:
-        _load(path, env, missing_default_ok=False)
+        config = _load(path, env, missing_default_ok=False)
     except ConfigError as exc:
         return exc.problems
+    # Not a load error (the kiosk runs; maintenance mode stays locked), but worth saying.
+    from kioskapp.staff.pin import pin_hash_problem  # hashlib only: no Qt, nothing heavy
+
+    stored = config.staff.pin_hash.reveal()
+    problem = pin_hash_problem(stored) if stored else None
+    if problem is not None:
+        return [ConfigProblem("staff.pin_hash", f"{problem}; set it with `kioskapp admin set-pin`")]
     return []
 
 

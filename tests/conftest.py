@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -12,6 +13,17 @@ from kioskapp.simulator.control import SimControl
 from kioskapp.simulator.framework import SimServer, build_simulators
 
 SIM_EPOCH = 1_800_000_000.0
+#: The installed kiosk's state: no test may create or change anything there.
+HOST_STATE = Path("/var/lib/kioskapp")
+
+
+@pytest.fixture(autouse=True)
+def _host_state_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that runs the app on the default config would write the host's journal."""
+    before = sorted(HOST_STATE.iterdir()) if HOST_STATE.is_dir() else None
+    yield
+    after = sorted(HOST_STATE.iterdir()) if HOST_STATE.is_dir() else None
+    assert after == before, f"{request.node.nodeid} wrote into {HOST_STATE}: {after}"
 
 
 @pytest.fixture

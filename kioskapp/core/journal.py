@@ -263,22 +263,47 @@ def _loads(text: str | None) -> dict[str, Any]:
 
 
 class JournalDB:
-    """Synchronous journal; one thread only (see :class:`Journal` for asyncio)."""
+    """Synchronous journal; one thread only (see :class:`Journal` for asyncio).
 
-    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+    The kiosk opens it with ``existing=None``: the file is created if missing,
+    checked in full and migrated. ``existing="read"`` / ``"write"`` open a journal
+    that must already exist (the admin command): read-only / read-write, never
+    created, migrated or checked in full; JournalError unless it is a kioskapp
+    journal of exactly :data:`SCHEMA_VERSION`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock | None = None,
+        existing: Literal["read", "write"] | None = None,
+    ) -> None:
         self.path = path
         self.clock = clock or SystemClock()
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if existing is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                target: str | Path = path
+            else:  # mode=ro / mode=rw: SQLite never creates the file
+                mode = "ro" if existing == "read" else "rw"
+                target = f"{path.absolute().as_uri()}?mode={mode}"
             self._db = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=10.0
+                target,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=10.0,
+                uri=existing is not None,
             )
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open the journal at {path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
         try:
-            self._configure()
-            self._migrate()
+            if existing is None:
+                self._configure()
+                self._migrate()
+            else:
+                self._check_existing(write=existing == "write")
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise JournalError(f"the journal at {path} is unusable: {exc}") from exc
@@ -299,6 +324,30 @@ class JournalDB:
         check = [row[0] for row in db.execute("PRAGMA integrity_check")]
         if check != ["ok"]:
             raise JournalError(f"integrity check failed: {'; '.join(check[:5])}")
+
+    def _check_existing(self, *, write: bool) -> None:
+        """A kioskapp journal of this schema version, in WAL mode, or JournalError."""
+        db = self._db
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "sales" not in tables:
+            raise JournalError(f"{self.path} is not a kioskapp journal (it has no sales table)")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version != SCHEMA_VERSION:
+            how = (
+                "upgrade kioskapp"
+                if version > SCHEMA_VERSION
+                else "start the kiosk app once to upgrade it (kioskapp admin never migrates)"
+            )
+            raise JournalError(
+                f"the journal at {self.path} is schema {version}, this kioskapp reads "
+                f"{SCHEMA_VERSION}: {how}"
+            )
+        mode = str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        if mode != "wal":
+            raise JournalError(f"the journal at {self.path} is not in WAL mode ({mode})")
+        if write:
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
 
     def _migrate(self) -> None:
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])

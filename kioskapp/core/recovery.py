@@ -947,9 +947,13 @@ class _Recovery:
             if p.row.compensation == "voucher":
                 voucher = Compensation(record, "voucher", p.row.compensated, reference=p.key)
                 await self._issue_voucher(case, p, voucher)
+            await self._shortfall_incident(case, p, p.row.compensated)
             return
         comp = await self._run_compensation(case, p)
-        if comp is None or comp.kind == "not_needed":
+        if comp is None:
+            return
+        if comp.kind == "not_needed":
+            await self._shortfall_incident(case, p, Money.zero(case.currency))
             return
         if not comp.done:
             await self._incident(
@@ -972,6 +976,18 @@ class _Recovery:
         )
         if comp.kind == "voucher":
             await self._issue_voucher(case, p, comp)
+        await self._shortfall_incident(case, p, comp.amount)
+
+    async def _shortfall_incident(self, case: _Case, p: _Payment, given_back: Money) -> None:
+        """Less given back than taken: the rest stays flagged, under an incident."""
+        short = p.taken - given_back
+        if short.minor > 0:
+            await self._incident(
+                case, "compensation_failed",
+                f"{p.method} payment of {p.taken}: only {given_back} given back; refund the "
+                f"other {short}",
+                amount=short, payment_key=p.key,
+            )  # fmt: skip
 
     async def _run_compensation(self, case: _Case, p: _Payment) -> Compensation | None:
         """``PaymentMethod.compensate``, journalled (key: the payment's) and never repeated

@@ -76,7 +76,9 @@ Everything else here is ASSUMED, and lives only in this module:
   ``scanner_offline``.
 * Integrator: kiosk status values printer Online|Paper low|Paper out|Offline,
   tpv Ready|Busy|Offline, scanner Online|Offline, bill_reader
-  Ready|Jammed|Full|Offline, dispenser Ready|Empty|Low|Jammed|Offline;
+  Ready|Jammed|Full|Offline, dispenser Ready|Empty|Low|Jammed|Offline (the
+  vendor's documented status has no ``dispenser``: control ``config``
+  ``status_reports_dispenser: false`` leaves it out, as the real API does);
   ``restart`` of printer|dispenser|scanner is instant and clears that
   device's jam/offline faults (not paper).
 * Across sessions the kiosk keeps its hardware state: jams, paper level,
@@ -161,6 +163,9 @@ class TecalisConfig:
     barcodes: tuple[str, ...] | None = None
     first_barcode: str = "8412345678901"
     printer_paper: str = "ok"
+    # The kiosk status's ``dispenser`` key: not in the vendor's documented status (the
+    # real API has none); False leaves it out, as the real API does.
+    status_reports_dispenser: bool = True
 
     def to_json(self) -> JsonObject:
         return {
@@ -171,6 +176,7 @@ class TecalisConfig:
             "escrow_timeout_s": self.escrow_timeout_s,
             "tpv_window_s": self.tpv_window_s,
             "cash_box_capacity": self.cash_box_capacity,
+            "status_reports_dispenser": self.status_reports_dispenser,
         }
 
 
@@ -992,8 +998,9 @@ class TecalisSim(SimService):
             "tpv": tpv,
             "scanner": "Offline" if self._scanner.offline else "Online",
             "bill_reader": self._bill_status_text(),
-            "dispenser": self._dispenser_status_text(),
         }
+        if self.config.status_reports_dispenser:
+            data["dispenser"] = self._dispenser_status_text()
         return self._ok(data=data)
 
     async def kiosk_printer_status(self, request: web.Request) -> web.Response:
@@ -1126,6 +1133,7 @@ class TecalisSim(SimService):
                 "tpv_window_s",
                 "denominations",
                 "cash_box_capacity",
+                "status_reports_dispenser",
             },
         )
         changes: dict[str, Any] = {}
@@ -1136,6 +1144,9 @@ class TecalisSim(SimService):
         capacity = body_int(body, "cash_box_capacity", minimum=1)
         if capacity is not None:
             changes["cash_box_capacity"] = capacity
+        reports_dispenser = body_bool(body, "status_reports_dispenser")
+        if reports_dispenser is not None:
+            changes["status_reports_dispenser"] = reports_dispenser
         if "denominations" in body:
             raw = body["denominations"]
             if not isinstance(raw, list) or not raw:

@@ -116,6 +116,12 @@ class StaffAccess:
         problem = pin_hash_problem(stored)
         if problem is not None:
             reason: PinRefusal = "no_pin_set" if not stored else "bad_pin_hash"
+            if reason == "bad_pin_hash":
+                log.error(
+                    "staff: the configured staff PIN hash is unusable (%s); maintenance mode "
+                    "is locked until a new one is set with `kioskapp admin set-pin`",
+                    problem,
+                )
             await self._audit(actor, "staff.login_refused", {"reason": reason})
             return PinCheck(False, limit - failures, None, reason)
         ok = await asyncio.to_thread(verify_pin, pin, stored)

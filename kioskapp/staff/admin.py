@@ -4,23 +4,27 @@ kiosk app running.
     kioskapp admin [--config FILE] sales [--search ID] [--limit N]
     kioskapp admin [--config FILE] sale ID
     kioskapp admin [--config FILE] incidents [--all] [--limit N]
-    kioskapp admin [--config FILE] resolve ID --note TEXT
+    kioskapp admin [--config FILE] resolve (ID | --sale SALE) --note TEXT
     kioskapp admin [--config FILE] cash
     kioskapp admin [--config FILE] export --csv [--output FILE] [--since T] [--until T]
     kioskapp admin [--config FILE] set-pin [--pin-stdin] [--print-hash]
     kioskapp admin [--config FILE] audit [--limit N]
 
-The config is found as the app finds it (``--config``, else ``$KIOSKAPP_CONFIG``,
-else /etc/kioskapp/kiosk.toml) with the same ``KIOSKAPP_<SECTION>__<KEY>``
-overrides; the journal is the one it names. ``admin`` never creates a journal.
-The app may run meanwhile: the journal is SQLite in WAL mode (readers never
-wait; a write waits up to 10 s for the app's). Cash collection is not offered
-here: it prints a slip on the kiosk's printer, which the app owns (maintenance
-mode does it).
+The config is found as the app finds it (``--config``, before or after the
+action, else ``$KIOSKAPP_CONFIG``, else /etc/kioskapp/kiosk.toml) with the same
+``KIOSKAPP_<SECTION>__<KEY>`` overrides; the journal is the one it names.
+``admin`` never creates, migrates or changes the schema of a journal, and
+refuses a file that is not a kioskapp journal of this version. Reading actions
+open it read-only; resolve, export and set-pin write their audit entry. The app
+may run meanwhile: the journal is SQLite in WAL mode (readers never wait; a
+write waits up to 10 s for the app's). Cash collection is not offered here: it
+prints a slip on the kiosk's printer, which the app owns (maintenance mode does
+it).
 
-Actions are audit-logged as ``<unix user>@admin``. Exit status: 0 done, 1 the
-request could not be done (no such incident, already resolved, no journal,
-cash box does not match), 2 bad input (usage, empty note, bad PIN, bad config).
+Actions that change something or export card data are audit-logged as ``<unix
+user>@admin``. Exit status: 0 done, 1 the request could not be done (no such
+incident, already resolved, no journal, cash box does not match), 2 bad input
+(usage, empty or too long note, bad PIN, bad config).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import contextlib
 import csv
 import getpass
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -53,16 +58,26 @@ from kioskapp.core.journal import JournalDB, JournalError, PaymentRow, SaleRow
 from kioskapp.core.money import Money
 from kioskapp.staff.pin import hash_pin, pin_problem
 from kioskapp.staff.service import (
+    MAX_NOTE_CHARS,
+    AlreadyResolved,
     IncidentView,
+    NoSuchRecord,
     StaffError,
+    card_payment,
     cash_check,
+    cashback_debited,
     flagged_without_incident,
     format_time,
     incident_views,
+    money_taken,
+    resolve_flagged_sale,
     resolve_incident,
     sale_detail_view,
     sale_views,
+    unresolved_flagged_sales,
 )
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -90,13 +105,17 @@ def _limit(text: str) -> int:
     return value
 
 
+#: The largest incident number (SQLite's INTEGER PRIMARY KEY).
+MAX_ID = (1 << 63) - 1
+
+
 def _incident_id(text: str) -> int:
-    try:
-        value = int(text.lstrip("#"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an incident number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not an incident number: {text!r}")
+    digits = text.removeprefix("#")
+    value = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 19 else 0
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(
+            f"not an incident number: {text[:40]!r} (a whole number from 1 to {MAX_ID})"
+        )
     return value
 
 
@@ -118,43 +137,59 @@ def add_admin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="sales, incidents, cash box, export, staff PIN, audit log (works while the app runs)",
         description=__doc__.split("\n\n")[2] if __doc__ else None,
     )
-    admin.add_argument(
-        "--config",
-        dest="admin_config",
-        metavar="FILE",
-        help="config file (default: $KIOSKAPP_CONFIG, else /etc/kioskapp/kiosk.toml)",
+    config_help = "config file (default: $KIOSKAPP_CONFIG, else /etc/kioskapp/kiosk.toml)"
+    admin.add_argument("--config", dest="admin_config", metavar="FILE", help=config_help)
+    # Each action takes --config too (after it); SUPPRESS keeps the one given before.
+    config_after = argparse.ArgumentParser(add_help=False)
+    config_after.add_argument(
+        "--config", dest="admin_config", metavar="FILE", default=argparse.SUPPRESS, help=config_help
     )
+    parents = [config_after]
     act = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
-    sales = act.add_parser("sales", help="recent sales, newest first")
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        return act.add_parser(name, help=help_text, parents=parents)
+
+    sales = action("sales", "recent sales, newest first")
     sales.add_argument("--search", metavar="ID", help="only sales whose id starts with ID")
     sales.add_argument("--limit", metavar="N", type=_limit, default=50, help="at most N (50)")
-    sale = act.add_parser("sale", help="one sale with its payments, effects and incidents")
+    sale = action("sale", "one sale with its payments, effects and incidents")
     sale.add_argument("sale_id", metavar="ID")
-    incidents = act.add_parser("incidents", help="open incidents (--all: resolved ones too)")
+    incidents = action("incidents", "open incidents (--all: resolved ones too)")
     incidents.add_argument("--all", action="store_true", help="resolved incidents too")
     incidents.add_argument("--limit", metavar="N", type=_limit, default=200, help="at most N")
-    resolve = act.add_parser("resolve", help="resolve incident ID with a note of what was done")
-    resolve.add_argument("incident_id", metavar="ID", type=_incident_id)
-    resolve.add_argument("--note", required=True, help="what was done (required, not empty)")
-    act.add_parser("cash", help="the cash box since the last collection, checked against sales")
-    export = act.add_parser("export", help="sales with their payments as CSV, one row per sale")
+    resolve = action("resolve", "resolve incident ID with a note of what was done")
+    resolve.add_argument("incident_id", metavar="ID", type=_incident_id, nargs="?")
+    resolve.add_argument(
+        "--sale",
+        metavar="SALE",
+        help="instead of ID: a flagged sale that has no incident (`incidents` lists them)",
+    )
+    resolve.add_argument(
+        "--note",
+        required=True,
+        help=f"what was done (required, not empty, at most {MAX_NOTE_CHARS} characters)",
+    )
+    action("cash", "the cash box since the last collection, checked against sales")
+    export = action("export", "sales with their payments as CSV, one row per sale (audited)")
     export.add_argument("--csv", action="store_true", required=True, help="CSV (the only format)")
     export.add_argument("--output", metavar="FILE", type=Path, help="write here (default stdout)")
     export.add_argument("--since", metavar="T", type=_moment, help="sales created at or after T")
     export.add_argument("--until", metavar="T", type=_moment, help="sales created before T")
-    set_pin = act.add_parser(
-        "set-pin",
-        help="set the staff PIN (4-12 digits) in the config file's [staff] pin_hash",
+    set_pin = action(
+        "set-pin", "set the staff PIN (4-12 digits) in the config file's [staff] pin_hash"
     )
     set_pin.add_argument(
-        "--pin-stdin", action="store_true", help="read the PIN from stdin (one line)"
+        "--pin-stdin",
+        action="store_true",
+        help="read the PIN from stdin (one line; asked without echo when stdin is a terminal)",
     )
     set_pin.add_argument(
         "--print-hash",
         action="store_true",
         help="only print the hash of the PIN (the config file is not touched)",
     )
-    audit = act.add_parser("audit", help="the staff audit log, newest first")
+    audit = action("audit", "the staff audit log, newest first")
     audit.add_argument("--limit", metavar="N", type=_limit, default=50, help="at most N (50)")
 
 
@@ -221,7 +256,9 @@ def _config(ctx: _Context) -> Config:
 
 
 @contextmanager
-def _journal(ctx: _Context) -> Iterator[tuple[Config, JournalDB]]:
+def _journal(ctx: _Context, *, write: bool = False) -> Iterator[tuple[Config, JournalDB]]:
+    """The config and its journal: read-only, or read-write for an action that audits
+    (never created or migrated; JournalError when it is not a journal of this kioskapp)."""
     config = _config(ctx)
     path = config.journal.path
     if not path.is_file():
@@ -229,11 +266,35 @@ def _journal(ctx: _Context) -> Iterator[tuple[Config, JournalDB]]:
             f"no journal at {path} (the kiosk has not run yet, or the config names another "
             "journal.path)"
         )
-    db = JournalDB(path)
+    db = JournalDB(path, existing="write" if write else "read")
     try:
+        keep_owner(path)
         yield config, db
     finally:
         db.close()
+        keep_owner(path)
+
+
+def keep_owner(path: Path) -> None:
+    """Run as root (``sudo kioskapp admin ...``), SQLite's side files (``-wal``, ``-shm``)
+    that this process created would belong to root, and the kiosk (its own user) could
+    not open the journal any more if one were left behind: give them the journal's owner."""
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = path.stat()
+    except OSError:
+        return
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        try:
+            st = side.stat()
+            if (st.st_uid, st.st_gid) != (owner.st_uid, owner.st_gid):
+                os.chown(side, owner.st_uid, owner.st_gid)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("admin: cannot give %s back to the journal's owner: %s", side, exc)
 
 
 def _money(amount: Money | None) -> str:
@@ -262,11 +323,13 @@ def _sales(ctx: _Context) -> int:
             s.product_sku or "—",
             str(s.price),
             str(s.paid),
+            str(s.cashback) if s.cashback.minor else "—",
             "+".join(s.methods) or "—",
         )
         for s in sales
     ]
-    _table(ctx.out, ("created", "sale", "status", "product", "price", "paid", "paid by"), rows)
+    header = ("created", "sale", "status", "product", "price", "paid", "cashback", "paid by")
+    _table(ctx.out, header, rows)
     print(f"{len(sales)} sale(s)", file=ctx.out)
     return EXIT_OK
 
@@ -281,7 +344,8 @@ def _sale(ctx: _Context) -> int:
     print(f"sale {s.sale_id}: {s.status} (state {s.state})", file=out)
     print(f"  created {format_time(s.created_at)}, updated {format_time(s.updated_at)}", file=out)
     print(f"  product {s.product_sku or '—'} {s.product_name or ''}".rstrip(), file=out)
-    print(f"  price {s.price}, paid {s.paid}", file=out)
+    cashback = f", cashback {s.cashback}" if s.cashback.minor else ""
+    print(f"  price {s.price}, paid {s.paid}{cashback}", file=out)
     for p in detail.payments:
         card = f" {p.card_brand or 'card'} …{p.card_last4}" if p.card_last4 else ""
         auth = f" auth {p.auth_code}" if p.auth_code else ""
@@ -301,7 +365,8 @@ def _sale(ctx: _Context) -> int:
 
 
 def _incident_lines(i: IncidentView) -> list[str]:
-    head = f"#{i.id}  {i.status}  {format_time(i.created_at)}  {i.kind}"
+    number = "#—" if i.id is None else f"#{i.id}"
+    head = f"{number}  {i.status}  {format_time(i.created_at)}  {i.kind}"
     lines = [head, f"    {i.summary}"]
     facts = [
         ("sale", i.sale_id),
@@ -314,16 +379,7 @@ def _incident_lines(i: IncidentView) -> list[str]:
     shown = [f"{k} {v}" for k, v in facts if v]
     if shown:
         lines.append("    " + ", ".join(shown))
-    skip = {
-        "sale_id",
-        "voucher_code",
-        "voucher",
-        "auth_code",
-        "card_last4",
-        "method",
-        "payment_method",
-    }
-    extra = {k: v for k, v in sorted(i.details.items()) if k not in skip}
+    extra = i.other_details()
     if extra:
         lines.append("    details: " + "; ".join(f"{k}={v}" for k, v in extra.items()))
     if i.status == "resolved":
@@ -337,26 +393,37 @@ def _incidents(ctx: _Context) -> int:
     with _journal(ctx) as (_, db):
         incidents = incident_views(db, open_only=not ctx.args.all, limit=ctx.args.limit)
         missing = flagged_without_incident(db)
-        flagged = len(db.flagged_sales())
+        unresolved = len(unresolved_flagged_sales(db))
     for incident in incidents:
         for line in _incident_lines(incident):
             print(line, file=ctx.out)
     what = "incident(s)" if ctx.args.all else "open incident(s)"
-    print(f"{len(incidents)} {what}; {flagged} flagged sale(s)", file=ctx.out)
+    print(f"{len(incidents)} {what}; {unresolved} flagged sale(s) unresolved", file=ctx.out)
     for sale_id in missing:
-        print(f"admin: WARNING: flagged sale {sale_id} has no incident", file=ctx.err)
+        print(
+            f"admin: WARNING: flagged sale {sale_id} has no incident (listed as #—): resolve "
+            f"it with `kioskapp admin resolve --sale {sale_id} --note TEXT`",
+            file=ctx.err,
+        )
     return EXIT_OK
 
 
 def _resolve(ctx: _Context) -> int:
-    note = ctx.args.note
+    note, incident_id, sale_id = ctx.args.note, ctx.args.incident_id, ctx.args.sale
+    if (incident_id is None) == (sale_id is None):
+        raise AdminError("give an incident number or --sale SALE (one of them)", EXIT_USAGE)
     if not note.strip():
         raise AdminError("the note is empty: say what was done (--note TEXT)", EXIT_USAGE)
-    with _journal(ctx) as (_, db):
+    with _journal(ctx, write=True) as (_, db):
         try:
-            incident = resolve_incident(db, ctx.args.incident_id, note, actor=ctx.actor)
-        except StaffError as exc:
+            if incident_id is not None:
+                incident = resolve_incident(db, incident_id, note, actor=ctx.actor)
+            else:
+                incident = resolve_flagged_sale(db, sale_id, note, actor=ctx.actor)
+        except (NoSuchRecord, AlreadyResolved) as exc:
             raise AdminError(str(exc)) from None
+        except StaffError as exc:  # bad input: a note too long, a sale not flagged
+            raise AdminError(str(exc), EXIT_USAGE) from None
     print(f"incident #{incident.id} resolved by {incident.resolved_by}", file=ctx.out)
     return EXIT_OK
 
@@ -404,6 +471,7 @@ EXPORT_COLUMNS = (
     "paid",
     "cash_taken",
     "card_taken",
+    "cashback_debited",
     "compensated",
     "delivered",
     "flagged",
@@ -427,7 +495,9 @@ def _text_cell(value: str | None) -> str:
 
 
 def export_row(sale: SaleRow, payments: list[PaymentRow], incidents: list[int]) -> dict[str, str]:
-    """One CSV row: money as decimal strings in ``currency`` ("12.50"), times ISO 8601."""
+    """One CSV row: money as decimal strings in ``currency`` ("12.50"), times ISO 8601.
+    ``paid`` is what the payments took (``cash_taken`` + ``card_taken``);
+    ``cashback_debited`` the value taken from the customer's cashback card."""
     cur = sale.currency
 
     def money(minor: int) -> str:
@@ -437,8 +507,9 @@ def export_row(sale: SaleRow, payments: list[PaymentRow], incidents: list[int]) 
         value = sale.data.get(key, 0)
         return value if isinstance(value, int) else 0
 
-    mine = [p for p in payments if p.taken.currency == cur]
-    card = next((p for p in reversed(mine) if p.card_last4 or p.auth_code), None)
+    card = card_payment([p for p in payments if p.taken.currency == cur])
+    cashback = cashback_debited(sale)
+    methods = [*dict.fromkeys(p.method for p in payments), *(["cashback"] if cashback else [])]
     return {
         "sale_id": sale.sale_id,
         "created_at": _iso(sale.created_at),
@@ -449,13 +520,14 @@ def export_row(sale: SaleRow, payments: list[PaymentRow], incidents: list[int]) 
         "product_name": _text_cell(sale.product_name),
         "currency": cur,
         "price": sale.price.format_plain(),
-        "paid": money(sum(p.taken.minor for p in mine)),
-        "cash_taken": money(sum(p.taken.minor for p in mine if p.method == "cash")),
-        "card_taken": money(sum(p.taken.minor for p in mine if p.method != "cash")),
+        "paid": money_taken(payments, cur).format_plain(),
+        "cash_taken": money_taken(payments, cur, "cash").format_plain(),
+        "card_taken": money_taken(payments, cur, "card").format_plain(),
+        "cashback_debited": cashback.format_plain(),
         "compensated": money(data_minor("compensated_minor")),
         "delivered": money(data_minor("delivered_minor")),
         "flagged": money(data_minor("flagged_minor")),
-        "payment_methods": "+".join(dict.fromkeys(p.method for p in payments)),
+        "payment_methods": "+".join(methods),
         "payment_outcomes": "+".join(f"{p.method}:{p.outcome or 'none'}" for p in payments),
         "card_brand": _text_cell(card.card_brand if card else None),
         "card_last4": (card.card_last4 or "")[-4:] if card else "",
@@ -477,19 +549,31 @@ def write_export(db: JournalDB, stream: IO[str], since: float | None, until: flo
 
 
 def _export(ctx: _Context) -> int:
+    """The CSV holds card last-4 digits and auth codes: the export is audited
+    (``sales.export``) before any of it is written out."""
     since = ctx.args.since.timestamp() if ctx.args.since else None
     until = ctx.args.until.timestamp() if ctx.args.until else None
     if since is not None and until is not None and until <= since:
         raise AdminError("--until must be after --since", EXIT_USAGE)
     output: Path | None = ctx.args.output
-    with _journal(ctx) as (_, db):
-        if output is None:
-            count = write_export(db, ctx.out, since, until)
-        else:
-            buffer = io.StringIO(newline="")
-            count = write_export(db, buffer, since, until)
-            _write_atomically(output, buffer.getvalue().encode("utf-8"), mode=0o640)
-    if output is not None:
+    buffer = io.StringIO(newline="")
+    with _journal(ctx, write=True) as (_, db):
+        count = write_export(db, buffer, since, until)
+        db.add_audit(
+            ctx.actor,
+            "sales.export",
+            {
+                "format": "csv",
+                "since": _iso(since) if since is not None else None,
+                "until": _iso(until) if until is not None else None,
+                "sales": count,
+                "output": "stdout" if output is None else str(output.absolute()),
+            },
+        )
+    if output is None:
+        ctx.out.write(buffer.getvalue())
+    else:
+        _write_atomically(output, buffer.getvalue().encode("utf-8"), mode=0o640)
         print(f"{count} sale(s) written to {output}", file=ctx.err)
     return EXIT_OK
 
@@ -498,7 +582,13 @@ def _export(ctx: _Context) -> int:
 
 
 def _read_pin(ctx: _Context) -> str:
-    if ctx.args.pin_stdin:
+    if ctx.args.pin_stdin and sys.stdin.isatty():
+        # A PIN typed at a terminal is never echoed.
+        try:
+            pin = getpass.getpass("Staff PIN (4-12 digits): ")
+        except (EOFError, KeyboardInterrupt):
+            raise AdminError("no PIN given", EXIT_USAGE) from None
+    elif ctx.args.pin_stdin:
         line = sys.stdin.readline()
         pin = line.rstrip("\r\n")
     else:
@@ -525,12 +615,14 @@ def _set_pin(ctx: _Context) -> int:
             f"no config file at {path}: create it first (kioskapp config example), or use "
             "--print-hash and put the hash in the config yourself"
         )
-    original = path.read_bytes()
     env_var = env_var_name("staff", "pin_hash")
     pin = _read_pin(ctx)
     pin_hash = hash_pin(pin)
-    updated = set_pin_hash_in_toml(original, pin_hash, where=str(path))
-    _write_atomically(path, updated, like=path)
+    # A symlinked config (e.g. to a managed file) stays a link: its target is edited.
+    # Read after the prompt: an edit made meanwhile is kept.
+    target = path.resolve()
+    updated = set_pin_hash_in_toml(target.read_bytes(), pin_hash, where=str(path))
+    _write_atomically(target, updated, like=target)
     print(f"{path}: staff PIN set; restart the kiosk app to use it", file=ctx.err)
     for var in (env_var, env_var + "_FILE"):
         if var in ctx.env:
@@ -540,7 +632,8 @@ def _set_pin(ctx: _Context) -> int:
 
 
 def _audit_if_journal(ctx: _Context, action: str, details: dict[str, Any]) -> None:
-    """Audit into the journal when there is one (set-pin must work before the first run)."""
+    """Audit into the journal when there is one (set-pin must work before the first run);
+    a file that is not a journal of this kioskapp is left alone."""
     try:
         config = _config(ctx)
     except ConfigError:
@@ -548,7 +641,7 @@ def _audit_if_journal(ctx: _Context, action: str, details: dict[str, Any]) -> No
     if not config.journal.path.is_file():
         return
     try:
-        db = JournalDB(config.journal.path)
+        db = JournalDB(config.journal.path, existing="write")
     except JournalError as exc:
         print(f"admin: note: not audited ({exc})", file=ctx.err)
         return
@@ -655,7 +748,15 @@ def _write_atomically(
     path: Path, data: bytes, *, like: Path | None = None, mode: int = 0o600
 ) -> None:
     """Replace ``path`` with ``data`` (write a temporary file beside it, fsync, rename);
-    with ``like``, keep that file's mode and owner."""
+    with ``like``, keep that file's mode and owner. AdminError naming ``path`` when it
+    cannot be written."""
+    try:
+        _replace(path, data, like, mode)
+    except OSError as exc:
+        raise AdminError(f"cannot write {path}: {exc.strerror or exc}; nothing changed") from None
+
+
+def _replace(path: Path, data: bytes, like: Path | None, mode: int) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     stat = like.stat() if like is not None else None
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)

@@ -32,10 +32,10 @@ DEFAULT_R = 8
 DEFAULT_P = 1
 SALT_BYTES = 16
 HASH_BYTES = 32
-# Limits a stored hash may ask for (a hand-edited config must not stall the kiosk).
-_MAX_N = 1 << 20
-_MAX_R = 32
-_MAX_P = 16
+# Limits a stored hash may ask for (a hand-edited config must not stall the kiosk):
+# scrypt's big table is 128·n·r bytes, and its work grows with n·r·p.
+MAX_MEMORY_BYTES = 64 << 20
+MAX_WORK = 4 * DEFAULT_N * DEFAULT_R * DEFAULT_P
 
 _DIGITS = re.compile(r"[0-9]+")
 _warned_malformed = False
@@ -61,8 +61,9 @@ def _b64(data: bytes) -> str:
 
 
 def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
-    # maxmem: OpenSSL's default (32 MiB) is too small for larger n*r; 128*n*r plus slack.
-    maxmem = 128 * n * r * (p + 1) + (1 << 20)
+    # maxmem: what OpenSSL allocates (its table 128·r·(n+2) and p blocks of 128·r)
+    # plus slack; its default (32 MiB) is too small for larger n·r.
+    maxmem = 128 * r * (n + 2) + 128 * r * p + (1 << 20)
     return hashlib.scrypt(
         pin.encode("ascii"), salt=salt, n=n, r=r, p=p, dklen=length, maxmem=maxmem
     )
@@ -91,14 +92,24 @@ def parse_pin_hash(stored: str) -> tuple[int, int, int, bytes, bytes]:
     params: dict[str, int] = {}
     for item in parts[1].split(","):
         name, _, value = item.partition("=")
-        if name not in ("n", "r", "p") or not value.isdigit() or name in params:
+        if name not in ("n", "r", "p") or not value.isdigit() or len(value) > 12 or name in params:
             raise MalformedPinHash("the PIN hash parameters are not n=..,r=..,p=..")
         params[name] = int(value)
     if set(params) != {"n", "r", "p"}:
         raise MalformedPinHash("the PIN hash parameters need n, r and p")
     n, r, p = params["n"], params["r"], params["p"]
-    if n < 2 or n & (n - 1) or n > _MAX_N or not 1 <= r <= _MAX_R or not 1 <= p <= _MAX_P:
+    if n < 2 or n & (n - 1) or r < 1 or p < 1:
         raise MalformedPinHash("the PIN hash parameters are out of range")
+    if 128 * n * r > MAX_MEMORY_BYTES:
+        raise MalformedPinHash(
+            f"the PIN hash would need {128 * n * r >> 20} MiB per check "
+            f"(at most {MAX_MEMORY_BYTES >> 20} MiB)"
+        )
+    if n * r * p > MAX_WORK:
+        raise MalformedPinHash(
+            f"the PIN hash would cost {n * r * p / (DEFAULT_N * DEFAULT_R * DEFAULT_P):g} "
+            "times a default check (at most 4)"
+        )
     try:
         salt = base64.b64decode(parts[2], validate=True)
         digest = base64.b64decode(parts[3], validate=True)

@@ -11,6 +11,8 @@ screen talks to a device or the journal itself). Typical use::
             box = await service.cash_box()
             ...
             await service.leave(reason="logout")   # or "timeout"
+    ...
+    await service.stop()                  # the app stops
 
 Rules every method follows:
 
@@ -28,25 +30,32 @@ Rules every method follows:
   always agree.
 
 While staff are in maintenance mode the flow is out of service (reason
-``out_of_service.staff``) so no sale can start; leaving restores the staff
-out-of-service toggle (persisted in the journal, so it survives a restart).
+``out_of_service.staff``) so no sale can start; logging out restores the staff
+out-of-service toggle (persisted in the journal, so it survives a restart), while
+leaving because the app stops keeps the kiosk out of service until it exits.
+
+From :meth:`StaffService.start` on, the service notes the errors the customer flow
+meets (for the dashboard's "last error", kept in the journal), and the incident
+lists include every flagged sale that has no incident (``IncidentView.id`` None).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from kioskapp import __version__
-from kioskapp.core.flow import State
+from kioskapp.core.flow import FlowSnapshot, State
 from kioskapp.core.journal import (
     SCHEMA_VERSION,
     AuditRow,
+    CashBox,
     IncidentRow,
     JournalDB,
     PaymentRow,
@@ -57,6 +66,7 @@ from kioskapp.core.receipts import Merchant, MethodTotal, scrub_card_numbers
 from kioskapp.devices.errors import ServiceError
 from kioskapp.devices.health import ServiceHealth
 from kioskapp.devices.tecalis import RestartableDevice, TecalisClient
+from kioskapp.devices.tecalis_models import DispenserStatus
 from kioskapp.payments.kinetic import KineticPayment
 from kioskapp.staff.access import PinCheck, StaffAccess
 from kioskapp.staff.slip import collection_slip, end_of_day_slip, local_time, test_page
@@ -73,8 +83,14 @@ SCREEN_ACTOR = "staff@screen"
 STAFF_OOS_REASON = "out_of_service.staff"
 OOS_STATE_KEY = "staff.out_of_service"
 REFILL_STATE_KEY = "staff.hopper_refill"
+DEVICE_ERRORS_STATE_KEY = "staff.device_errors"
+#: The kind of the incident recorded when staff resolve a flagged sale that had none.
+FLAGGED_SALE_KIND = "sale_flagged"
 
-LeaveReason = Literal["logout", "timeout", "restart", "quit"]
+LeaveReason = Literal["logout", "timeout", "restart", "quit", "shutdown"]
+#: Leaving because the app stops: the kiosk stays out of service until it exits (the
+#: persisted toggle is not changed; the next start applies it).
+APP_EXIT_REASONS: frozenset[str] = frozenset({"restart", "quit", "shutdown"})
 
 
 class StaffError(ValueError):
@@ -110,6 +126,13 @@ class DeviceHealthRow:
     failing, None unknown (never asked yet). ``summary``: the current status in
     words ("ok", "paper low", "offline", "stopped by the flow: ..."). The last
     error and when it happened (wall-clock), and the last good answer.
+
+    The last error is the latest of what the device's client recorded (its
+    :class:`ServiceHealth`), what staff actions and dashboard reads met, and what
+    the customer flow met while nobody watched (its faults, errors and
+    out-of-service reasons, from the start of the app). It is kept in the journal,
+    so it outlives a restart. ``last_error`` is the device's words or one of the
+    flow's message keys ("printer.paper_out": the screens put it in words).
     """
 
     name: str
@@ -258,13 +281,17 @@ class EndOfDayResult:
 class IncidentView:
     """One incident with everything staff need to act.
 
+    ``id`` None: not a recorded incident but a sale flagged for staff with no
+    incident at all (kind :data:`FLAGGED_SALE_KIND`); staff resolve it with
+    :func:`resolve_flagged_sale`, which records it as a resolved incident.
     ``amount``: the money at stake (None when none). ``voucher_code``,
     ``auth_code``, ``card_last4``, ``payment_method``: from the incident's
     details or, when it has none, from the sale's payments. ``details``: every
-    other fact the flow or recovery recorded (free form, JSON-safe).
+    fact the flow or recovery recorded (free form, JSON-safe);
+    :meth:`other_details` leaves out those shown as fields.
     """
 
-    id: int
+    id: int | None
     kind: str
     status: Literal["open", "resolved"]
     created_at: float
@@ -280,10 +307,16 @@ class IncidentView:
     resolved_by: str | None = None
     resolution_note: str | None = None
 
+    def other_details(self) -> dict[str, Any]:
+        """The details not already shown as a field (sale, voucher, auth code, ...)."""
+        return {k: v for k, v in sorted(self.details.items()) if k not in INCIDENT_FIELD_KEYS}
+
 
 @dataclass(frozen=True)
 class SaleView:
-    """One sale in the recent-sales list. ``paid``: money taken by every payment."""
+    """One sale in the recent-sales list. ``paid``: money taken by every payment;
+    ``cashback``: value debited from the customer's cashback card. ``methods``:
+    the payment methods used, and "cashback" when cashback was debited."""
 
     sale_id: str
     created_at: float
@@ -295,6 +328,7 @@ class SaleView:
     price: Money
     paid: Money
     methods: tuple[str, ...]
+    cashback: Money
 
 
 @dataclass(frozen=True)
@@ -351,9 +385,9 @@ class About:
 # -- the shared figures (screens and `kioskapp admin`) --------------------------------------
 
 
-def cash_box_view(db: JournalDB, currency: str) -> CashBoxView:
-    """The cash box since the last collection, from the journal (see :class:`CashBoxView`)."""
-    box = db.cash_box(currency)
+def box_view(box: CashBox) -> CashBoxView:
+    """The journal's cash box by denomination, largest first (see :class:`CashBoxView`)."""
+    currency = box.currency
     notes = tuple(
         NoteLine(Money(value, currency), count, Money(value * count, currency))
         for value, count in sorted(box.by_note.items(), reverse=True)
@@ -365,6 +399,11 @@ def cash_box_view(db: JournalDB, currency: str) -> CashBoxView:
         note_count=sum(line.count for line in notes),
         since=box.since,
     )
+
+
+def cash_box_view(db: JournalDB, currency: str) -> CashBoxView:
+    """The cash box since the last collection, from the journal (see :class:`CashBoxView`)."""
+    return box_view(db.cash_box(currency))
 
 
 @dataclass(frozen=True)
@@ -397,6 +436,30 @@ def cash_check(db: JournalDB, currency: str) -> CashCheck:
     )
 
 
+def money_taken(payments: Iterable[PaymentRow], currency: str, method: str | None = None) -> Money:
+    """What the payments in ``currency`` took (only ``method``'s when given; "card":
+    every method but cash)."""
+    total = Money(0, currency)
+    for p in payments:
+        if p.taken.currency != currency:
+            continue
+        if method is None or p.method == method or (method == "card" and p.method != "cash"):
+            total = total + p.taken
+    return total
+
+
+def card_payment(payments: list[PaymentRow]) -> PaymentRow | None:
+    """The last payment with card facts (last 4 digits or an auth code), if any."""
+    return next((p for p in reversed(payments) if p.card_last4 or p.auth_code), None)
+
+
+def cashback_debited(sale: SaleRow) -> Money:
+    """The value debited from the customer's cashback card for ``sale`` (0 if none)."""
+    minor = sale.data.get("debit_minor", 0) if sale.data.get("debit") == "done" else 0
+    ok = isinstance(minor, int) and not isinstance(minor, bool) and minor > 0
+    return Money(minor if ok else 0, sale.currency)
+
+
 def _first_text(*values: object) -> str | None:
     for value in values:
         if isinstance(value, str) and value.strip():
@@ -404,14 +467,39 @@ def _first_text(*values: object) -> str | None:
     return None
 
 
+# Incident detail keys shown as fields of IncidentView (the first one set wins).
+_METHOD_KEYS = ("method", "payment_method")
+_VOUCHER_KEYS = ("voucher_code", "voucher")
+_AUTH_KEYS = ("auth_code",)
+_LAST4_KEYS = ("card_last4",)
+#: Detail keys an :class:`IncidentView` shows as its own fields.
+INCIDENT_FIELD_KEYS: frozenset[str] = frozenset(
+    {"sale_id", *_METHOD_KEYS, *_VOUCHER_KEYS, *_AUTH_KEYS, *_LAST4_KEYS}
+)
+
+
+def _facts(
+    details: dict[str, Any], payments: list[PaymentRow]
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(voucher code, auth code, card last 4, payment method): the incident's details
+    first, else the sale's payments."""
+    card = card_payment(payments)
+    method = _first_text(*(details.get(k) for k in _METHOD_KEYS))
+    if method is None and payments:
+        method = payments[-1].method
+    last4 = _first_text(*(details.get(k) for k in _LAST4_KEYS), card.card_last4 if card else None)
+    return (
+        _first_text(*(details.get(k) for k in _VOUCHER_KEYS)),
+        _first_text(*(details.get(k) for k in _AUTH_KEYS), card.auth_code if card else None),
+        last4[-4:] if last4 else None,
+        method,
+    )
+
+
 def _incident(db: JournalDB, row: IncidentRow) -> IncidentView:
     details = dict(row.details)
     payments = db.payments(row.sale_id) if row.sale_id else []
-    card = next((p for p in reversed(payments) if p.card_last4 or p.auth_code), None)
-    method = _first_text(details.get("method"), details.get("payment_method"))
-    if method is None and payments:
-        method = payments[-1].method
-    last4 = _first_text(details.get("card_last4"), card.card_last4 if card else None)
+    voucher, auth, last4, method = _facts(details, payments)
     return IncidentView(
         id=row.id,
         kind=row.kind,
@@ -420,9 +508,9 @@ def _incident(db: JournalDB, row: IncidentRow) -> IncidentView:
         summary=row.summary,
         sale_id=row.sale_id,
         amount=row.amount,
-        voucher_code=_first_text(details.get("voucher_code"), details.get("voucher")),
-        auth_code=_first_text(details.get("auth_code"), card.auth_code if card else None),
-        card_last4=last4[-4:] if last4 else None,
+        voucher_code=voucher,
+        auth_code=auth,
+        card_last4=last4,
         payment_method=method,
         details=details,
         resolved_at=row.resolved_at,
@@ -431,11 +519,45 @@ def _incident(db: JournalDB, row: IncidentRow) -> IncidentView:
     )
 
 
+def _flagged_amount(sale: SaleRow) -> Money | None:
+    minor = sale.data.get("flagged_minor", 0)
+    ok = isinstance(minor, int) and not isinstance(minor, bool) and minor > 0
+    return Money(minor, sale.currency) if ok else None
+
+
+def _flagged_sale_view(db: JournalDB, sale: SaleRow) -> IncidentView:
+    """A flagged sale with no incident, shown (and resolved) as one."""
+    amount = _flagged_amount(sale)
+    voucher, auth, last4, method = _facts({}, db.payments(sale.sale_id))
+    what = f"{amount} flagged" if amount is not None else f"status {sale.status}"
+    return IncidentView(
+        id=None,
+        kind=FLAGGED_SALE_KIND,
+        status="open",
+        created_at=sale.updated_at,
+        summary=(
+            f"Sale {sale.sale_id} is flagged for staff ({what}) but no incident was "
+            "recorded: check its payments, then resolve it with a note."
+        ),
+        sale_id=sale.sale_id,
+        amount=amount,
+        voucher_code=voucher,
+        auth_code=auth,
+        card_last4=last4,
+        payment_method=method,
+        details={"sale_status": sale.status, "sale_state": sale.state},
+    )
+
+
 def incident_views(
     db: JournalDB, *, open_only: bool = True, limit: int = 200
 ) -> list[IncidentView]:
-    """Incidents, newest first (open ones only unless ``open_only`` is False)."""
-    return [_incident(db, row) for row in db.incidents(open_only=open_only, limit=limit)]
+    """Incidents, newest first (open ones only unless ``open_only`` is False), with
+    every flagged sale that has no incident as an open one (``id`` None)."""
+    views = [_incident(db, row) for row in db.incidents(open_only=open_only, limit=limit)]
+    views += [_flagged_sale_view(db, sale) for sale in _flagged_without_incident(db)]
+    views.sort(key=lambda v: v.created_at, reverse=True)
+    return views[:limit]
 
 
 def incident_view(db: JournalDB, incident_id: int) -> IncidentView:
@@ -446,17 +568,22 @@ def incident_view(db: JournalDB, incident_id: int) -> IncidentView:
     return _incident(db, row)
 
 
-def resolve_incident(db: JournalDB, incident_id: int, note: str, *, actor: str) -> IncidentView:
-    """Resolve an open incident with a note saying what was done (audit-logged).
-
-    StaffError for an empty note, NoSuchRecord for an unknown id, AlreadyResolved
-    when it was resolved before. Returns the resolved incident.
-    """
+def _resolution_note(note: str) -> str:
     note = note.strip()
     if not note:
         raise StaffError("Write a note saying what was done before resolving the incident.")
     if len(note) > MAX_NOTE_CHARS:
         raise StaffError(f"The note is too long (at most {MAX_NOTE_CHARS} characters).")
+    return note
+
+
+def resolve_incident(db: JournalDB, incident_id: int, note: str, *, actor: str) -> IncidentView:
+    """Resolve an open incident with a note saying what was done (audit-logged).
+
+    StaffError for an empty or too long note, NoSuchRecord for an unknown id,
+    AlreadyResolved when it was resolved before. Returns the resolved incident.
+    """
+    note = _resolution_note(note)
     current = incident_view(db, incident_id)
     if current.status != "open":
         raise AlreadyResolved(_resolved_text(current))
@@ -465,6 +592,36 @@ def resolve_incident(db: JournalDB, incident_id: int, note: str, *, actor: str) 
     except KeyError:  # resolved meanwhile (another admin)
         raise AlreadyResolved(_resolved_text(incident_view(db, incident_id))) from None
     return incident_view(db, incident_id)
+
+
+def resolve_flagged_sale(db: JournalDB, sale_id: str, note: str, *, actor: str) -> IncidentView:
+    """Resolve a flagged sale that has no incident: it is recorded as an incident of
+    kind :data:`FLAGGED_SALE_KIND`, resolved at once with ``note`` (audited
+    ``incident.resolve`` like any other). StaffError for a bad note, NoSuchRecord
+    for an unknown sale, StaffError when it is not flagged or has an incident
+    (then that incident is the one to resolve)."""
+    note = _resolution_note(note)
+    sale_id = sale_id.strip()
+    sale = db.sale(sale_id)
+    if sale is None:
+        raise NoSuchRecord(f"There is no sale {sale_id!r}.")
+    if sale.sale_id not in {s.sale_id for s in _flagged_without_incident(db)}:
+        incidents = db.sale_incidents(sale.sale_id)
+        if incidents:
+            numbers = ", ".join(f"#{i.id}" for i in incidents)
+            raise AlreadyResolved(
+                f"Sale {sale.sale_id} has incident(s) {numbers}: resolve those instead."
+            )
+        raise StaffError(f"Sale {sale.sale_id} is not flagged for staff.")
+    view = _flagged_sale_view(db, sale)
+    incident_id = db.open_incident(
+        FLAGGED_SALE_KIND,
+        view.summary,
+        sale_id=sale.sale_id,
+        amount=view.amount,
+        details={**view.details, "recorded_by": actor},
+    )
+    return resolve_incident(db, incident_id, note, actor=actor)
 
 
 def _resolved_text(incident: IncidentView) -> str:
@@ -480,16 +637,11 @@ def format_time(at: float | None) -> str:
     return local_time(at).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _paid(payments: list[PaymentRow], currency: str) -> Money:
-    total = Money(0, currency)
-    for payment in payments:
-        if payment.taken.currency == currency:
-            total = total + payment.taken
-    return total
-
-
 def _sale(row: SaleRow, payments: list[PaymentRow]) -> SaleView:
+    cashback = cashback_debited(row)
     methods = tuple(dict.fromkeys(p.method for p in payments))
+    if cashback.minor:
+        methods += ("cashback",)
     return SaleView(
         sale_id=row.sale_id,
         created_at=row.created_at,
@@ -499,8 +651,9 @@ def _sale(row: SaleRow, payments: list[PaymentRow]) -> SaleView:
         product_sku=row.product_sku,
         product_name=row.product_name,
         price=row.price,
-        paid=_paid(payments, row.currency),
+        paid=money_taken(payments, row.currency),
         methods=methods,
+        cashback=cashback,
     )
 
 
@@ -549,10 +702,26 @@ def _payment(p: PaymentRow) -> PaymentLine:
     )
 
 
+def _flagged_without_incident(db: JournalDB) -> list[SaleRow]:
+    return [row for row in db.flagged_sales() if not db.sale_incidents(row.sale_id)]
+
+
 def flagged_without_incident(db: JournalDB) -> list[str]:
     """Sale ids flagged for staff (status or flagged money) with no incident at all:
-    should always be empty."""
-    return [row.sale_id for row in db.flagged_sales() if not db.sale_incidents(row.sale_id)]
+    should always be empty (the flow and recovery open one when they flag)."""
+    return [row.sale_id for row in _flagged_without_incident(db)]
+
+
+def unresolved_flagged_sales(db: JournalDB) -> list[str]:
+    """Sale ids flagged for staff that still need them: an incident of the sale is
+    open, or it has none at all. A flagged sale stays flagged in the journal (its
+    money is in the reconciliation's ``flagged``); resolving its incidents settles it."""
+    unresolved = []
+    for row in db.flagged_sales():
+        incidents = db.sale_incidents(row.sale_id)
+        if not incidents or any(i.status == "open" for i in incidents):
+            unresolved.append(row.sale_id)
+    return unresolved
 
 
 def out_of_service_toggle(db: JournalDB) -> bool:
@@ -598,11 +767,50 @@ RESTARTABLE: tuple[RestartableDevice, ...] = ("printer", "dispenser", "scanner")
 MAX_REFILL = 10_000
 MAX_NOTE_CHARS = 2000
 
+# The flow's message keys (errors, out-of-service reasons) -> the dashboard row they
+# concern, by prefix; "terminal" is the configured card terminal's row.
+_KEY_ROWS = (
+    ("out_of_service.dispenser_", "dispenser"),
+    ("out_of_service.kiosk_unreachable", "kiosk_api"),
+    ("dispenser.", "dispenser"),
+    ("printer.", "printer"),
+    ("bill_reader.", "bill_reader"),
+    ("scanner.", "scanner"),
+    ("terminal.", "terminal"),
+    ("card_reader.", "serial_reader"),
+    ("kiosk.", "kiosk_api"),
+)
+# The flow's fault names -> dashboard rows (the same name unless listed).
+_FAULT_ROWS = {"cash": "bill_reader"}
+_SERVICE_ROWS = {"tecalis": "kiosk_api", "cardapi": "cardapi", **{p: p for p in _SERVICE_LABELS}}
+
+
+def _row_of(key: str, service: str | None, provider: str) -> str | None:
+    """The dashboard row one of the flow's message keys (and the service it named)
+    concerns; None when it concerns none (a bug, a customer's card...)."""
+    for prefix, row in _KEY_ROWS:
+        if key.startswith(prefix):
+            if row != "terminal":
+                return row
+            return provider if provider == "tpv" or provider in _SERVICE_LABELS else None
+    return _SERVICE_ROWS.get(service or "")
+
 
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, ServiceError):
         return scrub_card_numbers(exc.message) or type(exc).__name__
     return f"internal error ({type(exc).__name__})"
+
+
+def _dispenser_summary(st: DispenserStatus) -> tuple[bool, str]:
+    """(usable, what to show) for a dispenser status."""
+    if "offline" in st.errors:
+        return False, "offline"
+    if st.jammed:
+        return False, "jammed"
+    if st.hopper_empty:
+        return False, "empty"
+    return True, "low" if st.hopper_low else "ok"
 
 
 @dataclass
@@ -629,6 +837,14 @@ class StaffService:
         self._used_session = False
         self._seen: dict[str, _Seen] = {}
         self._busy = asyncio.Lock()
+        # What the customer flow met (see _watch_flow), and its persistence.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unwatch: Callable[[], None] | None = None
+        self._flow_faults: frozenset[str] = frozenset()
+        self._flow_error: tuple[str, str | None] | None = None
+        self._flow_reason: str | None = None
+        self._errors_dirty = False
+        self._saving: asyncio.Task[None] | None = None
 
     # -- helpers ---------------------------------------------------------------------
     @property
@@ -656,12 +872,65 @@ class StaffService:
     def _note(self, name: str, ok: bool, summary: str, error: str | None = None) -> None:
         """Remember what a device said (the dashboard shows the last error and when)."""
         seen = self._seen.setdefault(name, _Seen())
-        now = self.kiosk.clock.time()
         seen.ok, seen.summary = ok, summary
         if ok:
-            seen.last_ok_at = now
+            seen.last_ok_at = self.kiosk.clock.time()
         if error is not None:
-            seen.last_error, seen.last_error_at = error, now
+            self._note_error(name, error)
+
+    def _note_error(self, name: str, error: str) -> None:
+        """Remember ``name``'s last error, now; kept in the journal (soon after)."""
+        seen = self._seen.setdefault(name, _Seen())
+        seen.last_error, seen.last_error_at = error, self.kiosk.clock.time()
+        self._errors_dirty = True
+        if self._loop is not None and (self._saving is None or self._saving.done()):
+            self._saving = self._loop.create_task(self._save_errors(), name="staff:errors")
+
+    async def _save_errors(self) -> None:
+        while self._errors_dirty:
+            self._errors_dirty = False
+            value = {
+                name: {"error": seen.last_error, "at": seen.last_error_at}
+                for name, seen in sorted(self._seen.items())
+                if seen.last_error is not None
+            }
+            try:
+                await self._j(self._db.set_state, DEVICE_ERRORS_STATE_KEY, value)
+            except (RuntimeError, sqlite3.Error) as exc:  # the journal is closing
+                log.warning("staff: the devices' last errors were not saved: %s", exc)
+                return
+
+    def _load_errors(self, value: dict[str, Any] | None) -> None:
+        for name, entry in (value or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            error, at = entry.get("error"), entry.get("at")
+            if isinstance(error, str) and isinstance(at, int | float) and name not in self._seen:
+                self._seen[name] = _Seen(last_error=error, last_error_at=float(at))
+
+    def _watch_flow(self, snap: FlowSnapshot) -> None:
+        """Every change of the customer flow: note the errors it meets for the dashboard
+        (a fault it stops a device for, an error staff must act on, an out-of-service
+        reason), with the time it met them, whether or not staff are watching."""
+        provider = self.card_provider
+        faults = frozenset(snap.faults)
+        keys = self.kiosk.flow.faults
+        for device in sorted(faults - self._flow_faults):
+            self._note_error(_FAULT_ROWS.get(device, device), keys.get(device, f"{device}.fault"))
+        self._flow_faults = faults
+        info = snap.error
+        error = None if info is None or info.who != "staff" else (info.key, info.service)
+        if error is not None and error != self._flow_error:
+            row = _row_of(error[0], error[1], provider)
+            if row is not None:
+                self._note_error(row, error[0])
+        self._flow_error = error
+        reason = snap.out_of_service_reason
+        if reason is not None and reason != self._flow_reason and reason != STAFF_OOS_REASON:
+            row = _row_of(reason, None, provider)
+            if row is not None:
+                self._note_error(row, reason)
+        self._flow_reason = reason
 
     async def _print(self, pdf: bytes) -> str | None:
         """Print on the kiosk printer; None when printed, else why not."""
@@ -676,12 +945,27 @@ class StaffService:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        """Read the persisted staff out-of-service toggle and apply it to the flow.
-        Call once, after building the service, before customers can use the kiosk."""
+        """Read the persisted staff out-of-service toggle and apply it to the flow, and
+        start noting the errors the flow meets (for the dashboard). Call once, after
+        building the service, before customers can use the kiosk; :meth:`stop` at the end."""
         self._oos = await self._j(out_of_service_toggle, self._db)
         if self._oos and not self._in_maintenance:
             log.warning("staff: the kiosk was left out of service by staff")
             self.kiosk.flow.set_out_of_service(STAFF_OOS_REASON)
+        self._load_errors(await self._j(self._db.get_state, DEVICE_ERRORS_STATE_KEY))
+        self._loop = asyncio.get_running_loop()
+        if self._unwatch is None:
+            self._unwatch = self.kiosk.flow.on_change(self._watch_flow)
+
+    async def stop(self) -> None:
+        """Stop watching the flow; the last errors noted are saved first."""
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        saving, self._saving = self._saving, None
+        if saving is not None:
+            await saving
+        self._loop = None
 
     @property
     def session_timeout_s(self) -> float:
@@ -722,12 +1006,15 @@ class StaffService:
             raise StaffError("A customer is using the kiosk: wait until the sale is over.")
         flow = self.kiosk.flow
         flow.set_out_of_service(STAFF_OOS_REASON)
-        if not await self._flow_took_it():
+        try:
+            if not await self._flow_took_it():
+                raise StaffError("A customer started a sale: wait until it is over.")
+            await self._audit("staff.enter")
+        except BaseException:  # refused, failed or cancelled (the PIN screen closed)
             flow.set_out_of_service(STAFF_OOS_REASON if self._oos else None)
-            raise StaffError("A customer started a sale: wait until it is over.")
+            raise
         self._in_maintenance = True
         self._used_session = False
-        await self._audit("staff.enter")
 
     async def _flow_took_it(self) -> bool:
         """Wait until the running flow shows the staff out-of-service screen (it does as
@@ -755,9 +1042,12 @@ class StaffService:
         return flow.state in _IDLE_STATES
 
     async def leave(self, *, reason: LeaveReason) -> None:
-        """Leave maintenance mode ("logout", "timeout", "restart", "quit"): restores
-        the staff out-of-service toggle's state, closes a hardware session staff
-        actions opened, audits ``staff.leave``. Safe to call when not in it."""
+        """Leave maintenance mode ("logout", "timeout"; "restart", "quit", "shutdown"
+        when the app stops): closes a hardware session staff actions opened, audits
+        ``staff.leave``. Logging out or timing out restores the staff out-of-service
+        toggle's state; when the app stops the kiosk stays out of service until it
+        exits (the persisted toggle is not changed: the next start applies it).
+        Safe to call when not in it."""
         if not self._in_maintenance:
             return
         self._in_maintenance = False
@@ -767,7 +1057,8 @@ class StaffService:
                 await self._tecalis.close_session()
             except ServiceError as exc:
                 log.info("staff: closing the hardware session failed: %s", exc)
-        self.kiosk.flow.set_out_of_service(STAFF_OOS_REASON if self._oos else None)
+        if reason not in APP_EXIT_REASONS:
+            self.kiosk.flow.set_out_of_service(STAFF_OOS_REASON if self._oos else None)
         await self._audit("staff.leave", {"reason": reason})
 
     # -- device dashboard ---------------------------------------------------------------
@@ -791,7 +1082,11 @@ class StaffService:
         rows.append(api_row)
         for name, label in _DEVICE_LABELS.items():
             word = words.get(name)
-            if word is None:
+            if word is None and name == "dispenser" and words:
+                # The vendor's kiosk status has no dispenser: its own status says (as
+                # the flow asks it).
+                await self._read_dispenser()
+            elif word is None:
                 if words:
                     self._note(name, False, "not reported by the kiosk", "not reported")
                 # else: the API did not answer; keep what was seen last
@@ -840,11 +1135,16 @@ class StaffService:
     def _health_row(
         self, name: str, label: str, h: ServiceHealth, summary: str | None = None
     ) -> DeviceHealthRow:
+        """A service's row from its client's health; the last error is the later of
+        the client's and the one noted here (what the flow met, kept across restarts)."""
         if summary is None:
             summary = {True: "answering", False: "failing", None: "not used yet"}[h.ok]
-        return DeviceHealthRow(
-            name, label, h.ok, summary, h.last_error, h.last_error_at, h.last_ok_at
-        )
+        error, error_at = h.last_error, h.last_error_at
+        seen = self._seen.get(name)
+        seen_at = None if seen is None else seen.last_error_at
+        if seen is not None and seen_at is not None and (error_at is None or seen_at > error_at):
+            error, error_at = seen.last_error, seen_at
+        return DeviceHealthRow(name, label, h.ok, summary, error, error_at, h.last_ok_at)
 
     def flow_faults(self) -> dict[str, str]:
         """Devices the flow stopped using until staff clear them: device → message key."""
@@ -876,16 +1176,7 @@ class StaffService:
                 db.record_collection, actor=self.actor, currency=self._currency
             )
             at = self.kiosk.clock.time()
-            view = CashBoxView(
-                currency=box.currency,
-                notes=tuple(
-                    NoteLine(Money(v, box.currency), n, Money(v * n, box.currency))
-                    for v, n in sorted(box.by_note.items(), reverse=True)
-                ),
-                total=box.total,
-                note_count=sum(box.by_note.values()),
-                since=box.since,
-            )
+            view = box_view(box)
             rendered = await asyncio.to_thread(
                 collection_slip,
                 merchant=self._merchant(),
@@ -910,21 +1201,9 @@ class StaffService:
     async def hopper(self) -> HopperView:
         """The card hopper's level and state (dispenser status) and the last refill."""
         refill = await self._j(last_refill, self._db)
-        try:
-            st = await self._tecalis.dispenser_status()
-        except ServiceError as exc:
-            text = _error_text(exc)
-            self._note("dispenser", False, "status unavailable", text)
-            return HopperView(None, False, False, False, "unknown", None, (), refill, text)
-        bad = st.jammed or st.hopper_empty
-        summary = (
-            "jammed"
-            if st.jammed
-            else "empty"
-            if st.hopper_empty
-            else ("low" if st.hopper_low else "ok")
-        )
-        self._note("dispenser", not bad, summary, summary if bad else None)
+        st = await self._read_dispenser()
+        if isinstance(st, str):
+            return HopperView(None, False, False, False, "unknown", None, (), refill, st)
         return HopperView(
             st.hopper_count,
             st.hopper_empty,
@@ -935,6 +1214,18 @@ class StaffService:
             st.errors,
             refill,
         )
+
+    async def _read_dispenser(self) -> DispenserStatus | str:
+        """The dispenser's status (noted for the dashboard), or why it could not be read."""
+        try:
+            st = await self._tecalis.dispenser_status()
+        except ServiceError as exc:
+            text = _error_text(exc)
+            self._note("dispenser", False, "status unavailable", text)
+            return text
+        usable, summary = _dispenser_summary(st)
+        self._note("dispenser", usable, summary, None if usable else summary)
+        return st
 
     async def record_refill(self, cards: int) -> None:
         """Staff put ``cards`` cards (1..10000) into the hopper: recorded in the journal
@@ -1170,6 +1461,11 @@ class StaffService:
         StaffError / NoSuchRecord / AlreadyResolved as :func:`resolve_incident`."""
         return await self._j(resolve_incident, self._db, incident_id, note, actor=self.actor)
 
+    async def resolve_flagged_sale(self, sale_id: str, note: str) -> IncidentView:
+        """Resolve a flagged sale that has no incident (an :class:`IncidentView` with
+        ``id`` None) with a note; see :func:`resolve_flagged_sale`."""
+        return await self._j(resolve_flagged_sale, self._db, sale_id, note, actor=self.actor)
+
     # -- sales --------------------------------------------------------------------------
     async def sales(self, search: str | None = None, limit: int = 50) -> list[SaleView]:
         """Recent sales, newest first; ``search``: sale id prefix."""
@@ -1283,6 +1579,9 @@ ENTER_WAIT_S = 5.0
 
 
 __all__ = [
+    "DEVICE_ERRORS_STATE_KEY",
+    "FLAGGED_SALE_KIND",
+    "INCIDENT_FIELD_KEYS",
     "SCREEN_ACTOR",
     "STAFF_OOS_REASON",
     "About",
@@ -1309,16 +1608,22 @@ __all__ = [
     "ScanResult",
     "StaffError",
     "StaffService",
+    "box_view",
+    "card_payment",
     "cash_box_view",
     "cash_check",
+    "cashback_debited",
     "day_summary",
     "flagged_without_incident",
     "format_time",
     "incident_view",
     "incident_views",
     "last_refill",
+    "money_taken",
     "out_of_service_toggle",
+    "resolve_flagged_sale",
     "resolve_incident",
     "sale_detail_view",
     "sale_views",
+    "unresolved_flagged_sales",
 ]

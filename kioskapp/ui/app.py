@@ -58,6 +58,9 @@ EXIT_STAFF_QUIT = 3
 STAFF_EXIT_CODES = {"restart": EXIT_RESTART, "quit": EXIT_STAFF_QUIT}
 #: Seconds between attempts to start a kiosk that could not start.
 START_RETRY_S = 30.0
+#: Seconds start-up waits for the first frame before opening the kiosk anyway.
+#: (READY=1 always waits for it: see :meth:`KioskApp._announce_started`.)
+FIRST_PAINT_WAIT_S = 5.0
 #: Threads of the loop's default executor (``asyncio.to_thread``: receipts, DNS).
 EXECUTOR_THREADS = 2
 
@@ -155,7 +158,9 @@ class KioskApp:
         try:
             if self.first_paint is not None:  # the attract frame first, then the rest
                 waits: set[asyncio.Future[Any]] = {self.first_paint, stop_wait}
-                await asyncio.wait(waits, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    waits, timeout=FIRST_PAINT_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+                )
             with sources_not_kept():
                 from kioskapp.runtime import open_kiosk
 
@@ -177,7 +182,7 @@ class KioskApp:
                         START_RETRY_S,
                     )
                     self.window.show_out_of_service("out_of_service.kiosk_unreachable")
-                    self.systemd.started(f"{type(exc).__name__}: {exc}")
+                    await self._announce_started(stop_wait, f"{type(exc).__name__}: {exc}")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(stop_wait), START_RETRY_S)
             if self.kiosk is not None:
@@ -190,7 +195,7 @@ class KioskApp:
                 flow_task.add_done_callback(self._flow_ended)
                 if self.options.on_ready is not None:
                     self.options.on_ready(self.kiosk, self.window)
-                self.systemd.started()
+                await self._announce_started(stop_wait)
             await stop_wait
         finally:
             stop_wait.cancel()
@@ -202,6 +207,20 @@ class KioskApp:
             finally:
                 self.collector.stop()
         return self.exit_code
+
+    async def _announce_started(
+        self, stop_wait: asyncio.Future[Any], error: str | None = None
+    ) -> None:
+        """READY=1 (or the STATUS= after it) for systemd, never before the first frame
+        is on screen: a first paint slower than :data:`FIRST_PAINT_WAIT_S` is waited
+        for, as long as systemd's start time-out allows. Nothing is sent if a stop
+        comes first."""
+        paint = self.first_paint
+        if paint is not None and not paint.done():
+            await asyncio.wait({paint, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            if not paint.done():
+                return
+        self.systemd.started(error)
 
     async def _start_staff(self, kiosk: Kiosk) -> None:
         """Maintenance mode: the staff service (it applies the persisted out-of-service
@@ -226,6 +245,12 @@ class KioskApp:
             self.crashed("the customer flow", RuntimeError("the flow ended by itself"))
 
     async def shutdown(self) -> None:
+        # Staff actions still running finish, and staff still in maintenance mode leave
+        # it (audited), while the kiosk and its journal are still open.
+        try:
+            await self.window.staff.shutdown()
+        except Exception:
+            log.exception("kioskapp: error while stopping maintenance mode")
         kiosk, self.kiosk = self.kiosk, None
         self.window.detach()
         if kiosk is not None:

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Literal
 
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, Qt, QTextBoundaryFinder
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QStyleOptionButton,
+    QWidget,
+)
 
 from kioskapp.config import Config
+from kioskapp.core import receipts
 from kioskapp.core.flow.model import (
     ErrorInfo,
     FlowSnapshot,
@@ -33,6 +44,28 @@ from kioskapp.payments.base import PaymentStatus
 from kioskapp.ui.window import initial_snapshot
 
 SALE_ID = "5f0c2a9e-8d3b-4c51-9a77-1e2f3b4c5d6e"
+AT = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+#: A card terminal's cardholder receipt, as terminals send it (printed on the receipt).
+TERMINAL_RECEIPT = (
+    "      CARDHOLDER COPY",
+    "MERCHANT 0012345678",
+    "TERMINAL 87654321",
+    "VISA              **** 0654",
+    "AID A0000000031010",
+    "SALE",
+    "AMOUNT                EUR 5.00",
+    "AUTH CODE A1B2C3",
+    "ENTRY CONTACTLESS",
+    "15/01/2027 08:00",
+    "NO SIGNATURE REQUIRED",
+    "    APPROVED",
+)
+
+
+def _on_screen(slip: receipts.Slip) -> OnScreenSlip:
+    """A slip as the flow shows it when the printer cannot print it."""
+    kind: Literal["receipt", "voucher"] = "voucher" if slip.kind == "voucher" else "receipt"
+    return OnScreenSlip(kind, slip.text_lines(), slip.qr_payloads())
 
 
 def _id_image() -> bytes:
@@ -51,6 +84,7 @@ def _id_image() -> bytes:
 def sample_snapshots(config: Config) -> list[tuple[str, FlowSnapshot]]:
     """(name, snapshot) for every screen, phase and message the customer can see."""
     base = initial_snapshot(config)
+    merchant = receipts.Merchant(config.kiosk.merchant_name, tuple(config.kiosk.merchant_lines))
     cur = config.kiosk.currency
     item = base.catalogue[0]
     price = item.price
@@ -76,20 +110,49 @@ def sample_snapshots(config: Config) -> list[tuple[str, FlowSnapshot]]:
 
     sale = replace(base, sale_id=SALE_ID, product=item, amount_due=price, amount_remaining=price)
     pass_view = PassView("•••• •••• 0654", money(654), min(money(654), price))
-    receipt = OnScreenSlip(
-        "receipt",
-        (
-            "Receipt",
-            f"{item.name}    {price}",
-            "Paid by cash",
-            f"Sale {SALE_ID[:8]}",
-        ),
-        (f"kioskapp:sale:{SALE_ID}",),
+    receipt = _on_screen(
+        receipts.compose_receipt(
+            receipts.Receipt(
+                merchant=merchant,
+                kiosk_id=config.kiosk.id,
+                sale_id=SALE_ID,
+                at=AT,
+                language="en",
+                items=(receipts.ReceiptItem.of(item.name, 1, price),),
+                total=price,
+                cash=receipts.CashPayment((receipts.NoteCount(price, 1),), price),
+                cashback_card_number="7001000000012345",
+            )
+        )
     )
-    voucher = OnScreenSlip(
-        "voucher",
-        ("REFUND VOUCHER", f"Amount  {price}", f"Sale {SALE_ID[:8]}"),
-        (f"kioskapp:voucher:{SALE_ID}",),
+    card_receipt = _on_screen(
+        receipts.compose_receipt(
+            receipts.Receipt(
+                merchant=merchant,
+                kiosk_id=config.kiosk.id,
+                sale_id=SALE_ID,
+                at=AT,
+                language="en",
+                items=(receipts.ReceiptItem.of(item.name, 1, price),),
+                total=price,
+                card=receipts.CardPayment(price, "VISA", "0654", "A1B2C3", TERMINAL_RECEIPT),
+                cashback_card_number="7001000000012345",
+            )
+        )
+    )
+    voucher = _on_screen(
+        receipts.compose_voucher(
+            receipts.RefundVoucher(
+                merchant=merchant,
+                kiosk_id=config.kiosk.id,
+                at=AT,
+                language="en",
+                voucher_code="66cae739-36a3-511e-a439-9829419b53ff",
+                sale_id=SALE_ID,
+                amount=price,
+                reason="The sale was cancelled after the payment was taken.",
+            )
+        )
     )
     waiting = PaymentStatus("waiting_for_customer", "", True, money(0))
     half = money(price.minor // 2) if price.minor >= 2 else price
@@ -181,6 +244,10 @@ def sample_snapshots(config: Config) -> list[tuple[str, FlowSnapshot]]:
             "thank_you_slip",
             replace(sale, state=State.THANK_YOU, amount_paid=price, slip_on_screen=receipt),
         ),
+        (
+            "thank_you_long_slip",
+            replace(sale, state=State.THANK_YOU, amount_paid=price, slip_on_screen=card_receipt),
+        ),
         ("cancelling", replace(sale, state=State.CANCELLING)),
         (
             "error_cancelled",
@@ -230,16 +297,25 @@ def settle(window: QWidget) -> None:
 
 
 def clipped(root: QWidget) -> list[str]:
-    """Visible labels and buttons whose text does not fit them, or that stick out of
-    ``root`` (after layout)."""
+    """Visible labels and buttons whose text (or picture) does not fit them, or that
+    stick out of ``root`` (after layout)."""
     problems: list[str] = []
     area = root.rect()
     for w in (*root.findChildren(QLabel), *root.findChildren(QPushButton)):
-        if w.isVisible() and w.window() is root.window():
+        if w.isVisible() and w.window() is root.window() and not _scrolled(w):
             box = QRect(w.mapTo(root, QPoint(0, 0)), w.size())
             if not area.contains(box):
                 problems.append(f"{w.objectName() or type(w).__name__}: outside the screen ({box})")
     for w in root.findChildren(QLabel):
+        pixmap = w.pixmap()
+        if w.isVisible() and not pixmap.isNull():
+            shown = pixmap.deviceIndependentSize().toSize()
+            if (
+                w.contentsRect().width() < shown.width()
+                or w.contentsRect().height() < shown.height()
+            ):
+                name = w.objectName() or type(w).__name__
+                problems.append(f"{name}: its picture does not fit ({w.width()}x{w.height()})")
         if not w.isVisible() or not w.text():
             continue
         rect = w.contentsRect()
@@ -255,19 +331,53 @@ def clipped(root: QWidget) -> list[str]:
         if not b.isVisible() or not b.text():
             continue
         fm = QFontMetrics(b.font())
-        room = b.contentsRect().width() - 16  # the style's padding
+        room = _button_text_room(b)
         lines = b.text().split("\n")
-        too_wide = any(fm.horizontalAdvance(line) > room for line in lines)
-        too_tall = fm.lineSpacing() * len(lines) > b.contentsRect().height()
+        too_wide = any(fm.horizontalAdvance(line) > room.width() for line in lines)
+        too_tall = _ink_height(fm, lines) > room.height() + 1
         if too_wide or too_tall:
             problems.append(_describe(b, b.text()))
     return problems
 
 
+def _button_text_room(b: QPushButton) -> QRect:
+    """Where the style draws a button's text: inside its border and padding."""
+    opt = QStyleOptionButton()
+    b.initStyleOption(opt)
+    return b.style().subElementRect(QStyle.SubElement.SE_PushButtonContents, opt, b)
+
+
+def _ink_height(fm: QFontMetrics, lines: list[str]) -> int:
+    """The height a button needs to show the glyphs of ``lines``, centred as a button
+    centres them (the empty space a font keeps above and below its letters may be
+    cut unseen)."""
+    block = fm.lineSpacing() * (len(lines) - 1) + fm.height()
+    top = fm.ascent() + fm.tightBoundingRect(lines[0]).top()  # first ink below the block top
+    bottom = fm.ascent() + fm.lineSpacing() * (len(lines) - 1)
+    bottom += fm.tightBoundingRect(lines[-1]).bottom()  # last ink below the block top
+    return max(block - 2 * top, 2 * bottom - block)
+
+
+def _scrolled(w: QWidget) -> bool:
+    """Inside a scroll area: below or beside its viewport is scrolled to, not cut."""
+    parent = w.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
 def _longest_word(fm: QFontMetrics, text: str) -> int:
-    """The widest word that cannot be broken (CJK text wraps between any characters)."""
-    words = [w for w in text.split() if all(ord(c) < 0x2E80 for c in w)]
-    return max((fm.horizontalAdvance(word) for word in words), default=0)
+    """The widest piece of ``text`` that a line cannot break (Unicode line breaking, as
+    Qt wraps: at spaces, after some hyphens, between CJK characters)."""
+    finder = QTextBoundaryFinder(QTextBoundaryFinder.BoundaryType.Line, text)
+    widest = 0
+    start = 0
+    while (end := finder.toNextBoundary()) != -1:
+        widest = max(widest, fm.horizontalAdvance(text[start:end].rstrip()))
+        start = end
+    return widest
 
 
 def _describe(w: QWidget, text: str) -> str:

@@ -11,17 +11,30 @@ that the tests, the keyboard and the screenshot script use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QKeyEvent, QMouseEvent, QPixmap, QShowEvent
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QHideEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPixmap,
+    QResizeEvent,
+    QShowEvent,
+    QTextOption,
+)
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScroller,
+    QSizePolicy,
     QStackedWidget,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -113,8 +126,8 @@ class AttractScreen(Screen):
         self.showcase = panel()
         self.showcase.setObjectName("showcase")
         self.showcase_lay = QVBoxLayout()
-        self.showcase_lay.setContentsMargins(32, 24, 32, 24)
-        self.showcase_lay.setSpacing(8)
+        self.showcase_lay.setContentsMargins(32, 16, 32, 16)
+        self.showcase_lay.setSpacing(4)
         self.showcase.setLayout(self.showcase_lay)
         self.product_rows: list[QLabel] = []
         self.greeting = label("title")
@@ -690,26 +703,87 @@ def note_text(note: NoteMessage, t: Texts) -> str:
     return t(key, amount=note.amount)
 
 
+class SlipLines(QTextEdit):
+    """The lines of a slip, as the printer would print them: as tall as they need, and
+    scrolled (by dragging them or with the scroll bar) when the screen has less room.
+    Long words (codes) break anywhere: the lines never scroll sideways."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("slip_text")
+        self.setReadOnly(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.document().setDocumentMargin(0)
+        self.viewport().setAutoFillBackground(False)
+        QScroller.grabGesture(self.viewport(), QScroller.ScrollerGestureType.LeftMouseButtonGesture)
+
+    def set_lines(self, lines: tuple[str, ...]) -> None:
+        self.setPlainText("\n".join(lines))
+        self.verticalScrollBar().setValue(0)  # a new slip shows from its top
+        self.updateGeometry()
+
+    def height_for(self, width: int) -> int:
+        """How tall the lines are when ``width`` wide."""
+        doc = self.document().clone(self)
+        doc.setDefaultFont(self.font())
+        doc.setTextWidth(max(1, width - 2 * self.frameWidth()))
+        height = math.ceil(doc.size().height()) + 2 * self.frameWidth()
+        doc.deleteLater()
+        return height
+
+    def sizeHint(self) -> QSize:
+        # As tall as the lines at the width they have (not a height-for-width: layouts
+        # do not shrink those, and these lines may be far taller than the screen).
+        width = self.width() if self.isVisible() else super().sizeHint().width()
+        return QSize(super().sizeHint().width(), self.height_for(width))
+
+    def minimumSizeHint(self) -> QSize:
+        fm = self.fontMetrics()
+        return QSize(fm.averageCharWidth() * 12, fm.lineSpacing() * 3)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self.updateGeometry()  # the lines need another height now
+
+
 class SlipView(QWidget):
-    """A receipt or refund voucher shown on screen (the printer failed): lines and QR."""
+    """A receipt or refund voucher shown on screen (the printer failed): what it is,
+    then its lines and its QR code in a box, as tall as the lines need or as the
+    screen allows (the lines scroll then; the QR code is always whole)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("slip")
         self.caption = label("notice")
-        self.text = label("slip", center=False)
-        self.text.setObjectName("slip_text")
+        self.text = SlipLines()
         self.qr = QLabel()
+        self.qr.setObjectName("slip_qr")
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        box = panel()
+        self.box = panel()
+        self.box.setObjectName("slip_box")
         inner = QHBoxLayout()
+        inner.setContentsMargins(16, 12, 12, 12)
+        inner.setSpacing(12)
         inner.addWidget(self.text, 1)
-        inner.addWidget(self.qr)
-        box.setLayout(inner)
+        inner.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
+        self.box.setLayout(inner)
         lay = QVBoxLayout()
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(16)
         lay.addWidget(self.caption)
-        lay.addWidget(box)
+        lay.addWidget(self.box)
+        lay.addStretch(1)
         self.setLayout(lay)
         self._slip: OnScreenSlip | None = None
 
@@ -720,11 +794,66 @@ class SlipView(QWidget):
         set_text(self.caption, t(f"slip.{slip.kind}"))
         if slip is not self._slip:
             self._slip = slip
-            self.text.setText("\n".join(slip.lines))
+            self.text.set_lines(slip.lines)
             if slip.qr:
                 self.qr.setPixmap(qr_pixmap(slip.qr[0], scale=4))
             else:
                 self.qr.clear()
+
+
+class SlipLayout(QGridLayout):
+    """The layout of a screen that may show a slip. Without one: the title and the
+    texts, and the closing button at the bottom. With one: the title and the texts
+    on the left, down to the bottom of the screen; on the right the slip, from the top,
+    and the closing button under it. Side by side, neither squeezes the other,
+    whatever the language and the text size. ``shares``: how the two columns share
+    the width."""
+
+    def __init__(
+        self,
+        texts: list[QWidget],
+        slip: SlipView,
+        done: QPushButton,
+        *,
+        shares: tuple[int, int] = (1, 1),
+    ) -> None:
+        super().__init__()
+        self.shares = shares
+        self.setContentsMargins(32, 32, 32, 32)
+        self.setHorizontalSpacing(32)
+        self.setVerticalSpacing(20)
+        self.texts = QWidget()
+        self.texts.setObjectName("texts")
+        texts_col = column(*texts, margins=0)
+        texts_col.addStretch(1)
+        self.texts.setLayout(texts_col)
+        self.slip = slip
+        self.done = done
+        # the columns share the width by their stretch factors alone
+        for w in (self.texts, slip):
+            policy = w.sizePolicy()
+            policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+            w.setSizePolicy(policy)
+        self.addWidget(slip, 0, 1)
+        self.setRowStretch(0, 1)
+        self.beside: bool | None = None
+        self.place(beside=False)
+
+    def place(self, *, beside: bool) -> None:
+        """Lay the texts out beside the slip (or alone, on the whole width)."""
+        if beside == self.beside:
+            return
+        self.beside = beside
+        self.setColumnStretch(0, self.shares[0] if beside else 1)
+        self.setColumnStretch(1, self.shares[1] if beside else 0)
+        self.removeWidget(self.texts)
+        self.removeWidget(self.done)
+        if beside:
+            self.addWidget(self.texts, 0, 0, 2, 1)
+            self.addWidget(self.done, 1, 1)
+        else:
+            self.addWidget(self.texts, 0, 0, 1, 2)
+            self.addWidget(self.done, 1, 0, 1, 2)
 
 
 class ThankYouScreen(Screen):
@@ -734,16 +863,15 @@ class ThankYouScreen(Screen):
         self.body = label()
         self.slip = SlipView()
         self.finish = self._on(button("primary", "finish"), Finish())
-        lay = column(self.title, self.body, self.slip)
-        lay.addStretch(1)
-        lay.addWidget(self.finish)
-        self.setLayout(lay)
+        self.lay = SlipLayout([self.title, self.body], self.slip, self.finish)
+        self.setLayout(self.lay)
 
     def draw(self, snap: FlowSnapshot, t: Texts) -> None:
         super().draw(snap, t)
         set_text(self.title, t("thanks.title"))
         set_text(self.body, t("thanks.body"))
         self.slip.draw(snap.slip_on_screen, t)
+        self.lay.place(beside=snap.slip_on_screen is not None)
         set_text(self.finish, t("thanks.finish"))
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
@@ -769,10 +897,10 @@ class ErrorScreen(Screen):
         self.refund.setObjectName("refund")
         self.slip = SlipView()
         self.finish = self._on(button("primary", "finish"), Finish())
-        lay = column(self.title, self.what, self.todo, self.refund, self.slip)
-        lay.addStretch(1)
-        lay.addWidget(self.finish)
-        self.setLayout(lay)
+        texts: list[QWidget] = [self.title, self.what, self.todo, self.refund]
+        # the longest texts of all: three fifths of the width
+        self.lay = SlipLayout(texts, self.slip, self.finish, shares=(3, 2))
+        self.setLayout(self.lay)
 
     def _texts(self, snap: FlowSnapshot, t: Texts) -> tuple[str, str, str]:
         error = snap.error
@@ -803,6 +931,7 @@ class ErrorScreen(Screen):
         set_text(self.refund, refund)
         show(self.refund, bool(refund))
         self.slip.draw(snap.slip_on_screen, t)
+        self.lay.place(beside=snap.slip_on_screen is not None)
         set_text(self.finish, t("error.finish"))
 
     def speech(self, snap: FlowSnapshot, t: Texts) -> str:
@@ -863,6 +992,9 @@ __all__ = [
     "PayingScreen",
     "PaymentChoiceScreen",
     "Screen",
+    "SlipLayout",
+    "SlipLines",
+    "SlipView",
     "Submit",
     "ThankYouScreen",
     "build_screens",

@@ -14,6 +14,11 @@ from dataclasses import dataclass, fields
 from typing import Final
 
 MIN_TOUCH_PX: Final = 72  # ≥ 64 px targets, with room to spare
+FOCUS_RING_PX: Final = 5  # the keyboard focus ring replaces a button's border
+#: Padding (vertical, horizontal) of the top bar's buttons: one line of text, two lines.
+BAR_PADDING: Final = (8, 16)
+BAR_PADDING_TWO_LINES: Final = (3, 16)
+SCROLL_BAR_PX: Final = 24  # the slip's lines scroll by dragging them; the bar shows where
 LARGE_TEXT_SCALE: Final = 1.35
 FONT_FAMILIES: Final = ("Noto Sans CJK JP", "Noto Sans", "DejaVu Sans")
 
@@ -115,6 +120,7 @@ CONTROL_PAIRS: Final = (
     ("primary", "window"),
     ("danger", "window"),
     ("bar_text", "bar"),
+    ("border", "panel"),  # the slip's scroll bar
 )
 
 
@@ -165,6 +171,14 @@ class TypeScale:
         )
 
 
+def _padding(padding: tuple[int, int], border_w: int | None = None) -> str:
+    """``padding`` as CSS; with ``border_w``, for the focus ring: the thicker ring takes
+    its room from the padding, so the text keeps its room (the top bar's buttons are
+    only as wide as their text needs)."""
+    less = 0 if border_w is None else FOCUS_RING_PX - border_w
+    return " ".join(f"{max(0, x - less)}px" for x in padding)
+
+
 def stylesheet(high_contrast: bool, large_text: bool) -> str:
     """The Qt style sheet of the customer window for these modes."""
     p = palette(high_contrast)
@@ -178,7 +192,6 @@ QLabel {{ background: transparent; }}
 QLabel[role="title"] {{ font-size: {t.title}px; font-weight: 700; color: {p.title}; }}
 QLabel[role="huge"] {{ font-size: {t.huge}px; font-weight: 700; color: {p.title}; }}
 QLabel[role="muted"] {{ color: {p.muted}; font-size: {t.small}px; }}
-QLabel[role="slip"] {{ font-size: {t.small}px; }}
 QLabel[role="amount"] {{ font-size: {t.title}px; font-weight: 700; color: {p.text}; }}
 QLabel[role="notice"] {{ background: {p.notice_bg}; color: {p.notice_text};
     border: {border_w}px solid {p.notice_text}; border-radius: 8px; padding: 12px; }}
@@ -204,10 +217,14 @@ QPushButton[role="start"] {{ min-height: 120px; background: {p.primary}; color: 
     border-color: {p.primary}; font-size: {t.title}px; }}
 QPushButton[role="key"] {{ min-width: 96px; font-size: {t.title}px; padding: 0px 8px; }}
 QFrame#TopBar QPushButton {{ background: {p.bar}; color: {p.bar_text};
-    border: {border_w}px solid {p.bar_text}; }}
+    border: {border_w}px solid {p.bar_text}; padding: {_padding(BAR_PADDING)}; }}
+QFrame#TopBar QPushButton[lines="2"] {{ padding: {_padding(BAR_PADDING_TWO_LINES)}; }}
 QFrame#TopBar QPushButton:checked {{ background: {p.bar_text}; color: {p.bar}; }}
-QPushButton:focus {{ border: 5px solid {p.focus}; }}
-QFrame#TopBar QPushButton:focus {{ border: 5px solid {p.focus}; }}
+QPushButton:focus {{ border: {FOCUS_RING_PX}px solid {p.focus}; }}
+QFrame#TopBar QPushButton:focus {{ border: {FOCUS_RING_PX}px solid {p.focus};
+    padding: {_padding(BAR_PADDING, border_w)}; }}
+QFrame#TopBar QPushButton[lines="2"]:focus {{
+    padding: {_padding(BAR_PADDING_TWO_LINES, border_w)}; }}
 QPushButton:disabled {{ background: {p.disabled_bg}; color: {p.disabled_text};
     border-color: {p.disabled_text}; }}
 QLineEdit {{ min-height: {MIN_TOUCH_PX}px; font-size: {t.title}px; padding: 4px 16px;
@@ -216,6 +233,18 @@ QLineEdit {{ min-height: {MIN_TOUCH_PX}px; font-size: {t.title}px; padding: 4px 
 QProgressBar {{ min-height: 16px; max-height: 16px; border: {border_w}px solid {p.border};
     border-radius: 8px; background: {p.panel}; }}
 QProgressBar::chunk {{ background: {p.primary}; border-radius: 6px; }}
+QFrame[role="panel"] QTextEdit#slip_text {{ font-size: {t.small}px; color: {p.panel_text};
+    background: transparent; border: none; }}
+QFrame[role="panel"] QTextEdit#slip_text QScrollBar:vertical {{ width: {SCROLL_BAR_PX}px;
+    margin: 0px; background: {p.panel}; border: {border_w}px solid {p.border};
+    border-radius: 8px; }}
+QFrame[role="panel"] QTextEdit#slip_text QScrollBar::handle:vertical {{
+    background: {p.border}; min-height: 48px; margin: 3px; border-radius: 5px; }}
+QFrame[role="panel"] QTextEdit#slip_text QScrollBar::add-line:vertical,
+QFrame[role="panel"] QTextEdit#slip_text QScrollBar::sub-line:vertical {{
+    height: 0px; border: none; }}
+QFrame[role="panel"] QTextEdit#slip_text QScrollBar::add-page:vertical,
+QFrame[role="panel"] QTextEdit#slip_text QScrollBar::sub-page:vertical {{ background: none; }}
 QFrame#IdleWarning {{ background: {p.panel}; border: 4px solid {p.focus};
     border-radius: 16px; }}
 QFrame#IdleWarning QLabel {{ color: {p.panel_text}; }}
@@ -223,12 +252,16 @@ QFrame#IdleWarning QLabel {{ color: {p.panel_text}; }}
 
 
 __all__ = [
+    "BAR_PADDING",
+    "BAR_PADDING_TWO_LINES",
     "CONTROL_PAIRS",
+    "FOCUS_RING_PX",
     "FONT_FAMILIES",
     "HIGH_CONTRAST",
     "LARGE_TEXT_SCALE",
     "MIN_TOUCH_PX",
     "NORMAL",
+    "SCROLL_BAR_PX",
     "TEXT_PAIRS",
     "Palette",
     "TypeScale",

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -82,11 +82,17 @@ def initial_snapshot(config: Config) -> FlowSnapshot:
 
 
 class TopBar(QFrame):
-    """Language buttons and the two accessibility switches, on every customer screen."""
+    """Language buttons and the two accessibility switches, on every customer screen.
+
+    The buttons are as wide as their words. When the row is wider than the screen
+    (long words in large text), the switches' words go on two lines: the bar grows a
+    little taller, every button keeps the same height, and no word is cut or shrunk."""
 
     def __init__(self, submit: Callable[[Intent], None]) -> None:
         super().__init__()
         self.setObjectName("TopBar")
+        # as tall as its buttons need (the screen below stretches, the bar does not)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.submit = submit
         self.languages: dict[str, QPushButton] = {}
         self.group = QButtonGroup(self)
@@ -105,14 +111,16 @@ class TopBar(QFrame):
         self.large.setCheckable(True)
         self.large.clicked.connect(lambda on: self.submit(SetLargeText(bool(on))))
         for b in (self.contrast, self.large):
-            b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
             self.row.addWidget(b)
         self.setLayout(self.row)
+        self._toggle_texts: dict[QPushButton, str] = {}
 
     def draw(self, snap: FlowSnapshot, t: Texts) -> None:
         for lang in snap.languages:
             if lang not in self.languages:
                 b = button(None, f"lang:{lang}")
+                b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
                 b.setCheckable(True)
                 b.setText(LANGUAGE_NAMES.get(lang, lang))
                 b.setAccessibleName(LANGUAGE_NAMES.get(lang, lang))
@@ -123,10 +131,58 @@ class TopBar(QFrame):
         for lang, b in self.languages.items():
             show(b, lang in snap.languages)
             b.setChecked(lang == snap.language)
-        set_text(self.contrast, t("chrome.high_contrast"))
         self.contrast.setChecked(snap.high_contrast)
-        set_text(self.large, t("chrome.large_text"))
         self.large.setChecked(snap.large_text)
+        self._toggle_texts = {
+            self.contrast: t("chrome.high_contrast"),
+            self.large: t("chrome.large_text"),
+        }
+        self.fit()
+
+    def fit(self) -> None:
+        """Put the switches' words on one line if the row fits the bar, else on two."""
+        need = self.row.sizeHint().width()
+        for b, text in self._toggle_texts.items():  # as if each were on one line
+            fm = b.fontMetrics()
+            now = max(fm.horizontalAdvance(line) for line in b.text().split("\n"))
+            need += fm.horizontalAdvance(text) - now
+        lines = 1 if need <= self.width() else 2
+        if lines == 1 and self.contrast.property("lines") == 2 and need > self.width() - 8:
+            lines = 2  # just at the edge: stay (never flip back and forth)
+        for b, text in self._toggle_texts.items():
+            _set_lines(b, text, lines)
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # a font or a word changed
+            self.fit()
+        return handled
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.fit()
+
+
+def _two_lines(text: str) -> str:
+    """``text`` broken at the space nearest its middle (unchanged if it has none)."""
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if not spaces:
+        return text
+    cut = min(spaces, key=lambda i: abs(len(text) - 2 * i))
+    return f"{text[:cut]}\n{text[cut + 1 :]}"
+
+
+def _set_lines(b: QPushButton, text: str, lines: int) -> None:
+    shown = _two_lines(text) if lines == 2 else text
+    if b.property("lines") != lines:
+        b.setProperty("lines", lines)
+        b.style().unpolish(b)
+        b.style().polish(b)
+        b.updateGeometry()
+    if b.text() != shown:
+        b.setText(shown)
+    b.setAccessibleName(text)
 
 
 class IdleWarningView(QWidget):
@@ -386,4 +442,10 @@ class _KeyboardFilter(QObject):
         return False
 
 
-__all__ = ["WINDOWED_SIZE", "IdleWarningView", "KioskWindow", "TopBar", "initial_snapshot"]
+__all__ = [
+    "WINDOWED_SIZE",
+    "IdleWarningView",
+    "KioskWindow",
+    "TopBar",
+    "initial_snapshot",
+]

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+import pytest
 import pytest_asyncio
 
 from kioskapp.config import Secret
 from kioskapp.core.clock import ControlledClock
-from kioskapp.core.flow import State
+from kioskapp.core.flow import Flow, State
 from kioskapp.core.recovery import RecoveryReport
 from kioskapp.runtime import Kiosk as RuntimeKiosk
 from kioskapp.staff.pin import hash_pin
@@ -37,6 +38,19 @@ async def with_time(clock: ControlledClock, work: Awaitable[T]) -> T:
         clock.advance(min(1.0, step) if step is not None and step > 0 else 0.05)
     task.cancel()
     raise AssertionError("the staff action never ended")
+
+
+def record_out_of_service(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Every out-of-service request made to ``flow`` from now on (it still gets them)."""
+    asked: list[str | None] = []
+    ask = flow.set_out_of_service
+
+    def spy(reason: str | None) -> None:
+        asked.append(reason)
+        ask(reason)
+
+    monkeypatch.setattr(flow, "set_out_of_service", spy)
+    return asked
 
 
 @dataclass
@@ -73,3 +87,4 @@ async def staff(kiosk: Kiosk) -> AsyncIterator[Staff]:  # noqa: F811 (the import
     service = StaffService(runtime, config_path=None)
     await service.start()
     yield Staff(kiosk, runtime, watcher, service)
+    await service.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -175,3 +177,21 @@ async def test_no_pin_reaches_the_audit_log(journal: Journal, clock: ControlledC
     for attempt in ("98765", "87654", "76543", "65432", "54321", PIN):
         assert attempt not in text
     assert STORED not in text
+
+
+async def test_a_hash_asking_too_much_is_refused_and_said_in_the_log(
+    journal: Journal, clock: ControlledClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """128 MiB per check (n=2^17, r=8): beyond the 64 MiB bound, never computed."""
+    salt, digest = base64.b64encode(b"s" * 16).decode(), base64.b64encode(b"h" * 32).decode()
+    greedy = f"scrypt$n=131072,r=8,p=1${salt}${digest}"
+    access = StaffAccess(journal, settings(pin_hash=greedy), clock)
+    with caplog.at_level(logging.ERROR, logger="kioskapp.staff.access"):
+        check = await access.check(PIN, actor=ACTOR)
+    assert (check.ok, check.reason) == (False, "bad_pin_hash")
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "128 MiB" in line
+    assert "kioskapp admin set-pin" in line
+    assert salt not in line
+    assert digest not in line
+    assert await audit(journal) == [(ACTOR, "staff.login_refused", {"reason": "bad_pin_hash"})]

@@ -516,3 +516,313 @@ def test_the_installed_command_end_to_end(tmp_path: Path) -> None:
         check=False,
     )
     assert check.returncode == 0, check.stderr
+
+
+# -- what `admin` opens ---------------------------------------------------------------------
+
+
+def tables(path: Path) -> set[str]:
+    raw = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        raw.close()
+
+
+ALL_ACTIONS = (
+    ["sales"],
+    ["sale", "aaa-cash"],
+    ["incidents"],
+    ["cash"],
+    ["audit"],
+    ["export", "--csv"],
+    ["resolve", "1", "--note", "x"],
+)
+
+
+def test_an_empty_file_is_not_a_journal_and_stays_empty(
+    paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, journal = paths
+    journal.parent.mkdir()
+    journal.write_bytes(b"")
+    for action in ALL_ACTIONS:
+        code, out, err = admin(capsys, config, *action)
+        assert (code, out) == (1, "")
+        assert "is not a kioskapp journal" in err, err
+    assert journal.read_bytes() == b""
+
+
+def test_another_programs_sqlite_file_gets_none_of_our_tables(
+    paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, journal = paths
+    journal.parent.mkdir()
+    raw = sqlite3.connect(journal)
+    raw.execute("CREATE TABLE settings (k TEXT, v TEXT)")
+    raw.commit()
+    raw.close()
+    for action in ALL_ACTIONS:
+        code, _, err = admin(capsys, config, *action)
+        assert code == 1
+        assert "is not a kioskapp journal" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("4826\n"))
+    code, _, err = admin(capsys, config, "set-pin", "--pin-stdin")
+    assert code == 0  # the PIN is set; the audit is not written into that file
+    assert "not audited" in err
+    assert tables(journal) == {"settings"}
+
+
+@pytest.mark.parametrize(("version", "advice"), [(1, "start the kiosk app"), (3, "upgrade")])
+def test_a_journal_of_another_schema_is_refused_not_migrated(
+    paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], version: int, advice: str
+) -> None:
+    from kioskapp.core import journal as journal_module
+
+    config, journal = paths
+    journal.parent.mkdir()
+    raw = sqlite3.connect(journal, isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.executescript(journal_module._MIGRATIONS[0])
+    raw.execute(f"PRAGMA user_version={version}")
+    raw.close()
+    for action in ALL_ACTIONS:
+        code, _, err = admin(capsys, config, *action)
+        assert code == 1
+        assert f"is schema {version}, this kioskapp reads 2: " in err
+        assert advice in err
+    raw = sqlite3.connect(journal)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == version
+    finally:
+        raw.close()
+    assert "kiosk_state" not in tables(journal)
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999", "9223372036854775808", "0", "-1"])
+def test_an_incident_number_out_of_range_is_a_usage_error(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    code, _, err = admin(capsys, paths[0], "resolve", number, "--note", "x")
+    assert code == 2
+    assert "not an incident number" in err
+    assert db.audit() == []
+
+
+def test_the_largest_incident_number_is_just_not_found(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = admin(capsys, paths[0], "resolve", "9223372036854775807", "--note", "x")
+    assert code == 1
+    assert "There is no incident #9223372036854775807." in err
+
+
+def test_a_note_too_long_is_a_usage_error(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = admin(capsys, paths[0], "resolve", "1", "--note", "x" * 2001)
+    assert code == 2
+    assert "too long" in err
+    assert db.incident(1).status == "open"  # type: ignore[union-attr]
+
+
+def test_an_output_that_cannot_be_written_is_named(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "missing-dir" / "sales.csv"
+    code, out, err = admin(capsys, paths[0], "export", "--csv", "--output", str(target))
+    assert code == 1
+    assert f"cannot write {target}: No such file or directory" in err
+    assert ".sales.csv." not in err  # not the temporary file beside it
+    assert out == ""
+
+
+def test_the_config_may_follow_the_action(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["admin", "cash", "--config", str(paths[0])]) == 0
+    assert "total 35.00 EUR in 3 note(s)" in capsys.readouterr().out
+    assert main(["--config", str(paths[0]), "admin", "sales"]) == 0
+    assert "3 sale(s)" in capsys.readouterr().out
+
+
+# -- flagged sales, cashback, the export's audit ---------------------------------------------
+
+
+def test_a_flagged_sale_without_an_incident_is_resolved_by_sale(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db.create_sale("ddd-lost", state="error", price=eur(5))
+    db.update_sale("ddd-lost", status="flagged", data={"flagged_minor": 500})
+    code, out, err = admin(capsys, paths[0], "incidents")
+    assert code == 0
+    assert "#—  open" in out
+    assert "sale ddd-lost, amount 5.00 EUR" in out
+    assert "2 open incident(s); 2 flagged sale(s) unresolved" in out
+    assert "admin resolve --sale ddd-lost" in err
+    code, _, err = admin(capsys, paths[0], "resolve", "1", "--sale", "ddd-lost", "--note", "x")
+    assert (code, "one of them" in err) == (2, True)
+    code, _, err = admin(capsys, paths[0], "resolve", "--sale", "aaa-cash", "--note", "x")
+    assert (code, "not flagged" in err) == (2, True)
+    code, out, _ = admin(capsys, paths[0], "resolve", "--sale", "ddd-lost", "--note", "refunded")
+    assert code == 0
+    assert "incident #2 resolved by" in out
+    code, _, err = admin(capsys, paths[0], "resolve", "--sale", "ddd-lost", "--note", "again")
+    assert (code, "has incident(s) #2" in err) == (1, True)
+    code, out, err = admin(capsys, paths[0], "incidents")
+    assert "1 open incident(s); 1 flagged sale(s) unresolved" in out
+    assert "WARNING" not in err
+    code, out, _ = admin(capsys, paths[0], "resolve", "1", "--note", "voucher paid")
+    code, out, _ = admin(capsys, paths[0], "incidents")
+    assert "0 open incident(s); 0 flagged sale(s) unresolved" in out
+    resolved = [a for a in db.audit() if a.action == "incident.resolve"]
+    assert [a.details["incident_id"] for a in resolved] == [1, 2]
+    assert db.sale("ddd-lost").status == "flagged"  # type: ignore[union-attr]
+
+
+def seed_cashback_sale(db: JournalDB) -> None:
+    """A sale paid in full from a cashback card: no payment row, the debit in its data."""
+    db.create_sale("eee-cashback", state="thank_you", price=eur(20), product_sku="GIFT-20")
+    db.update_sale("eee-cashback", data={"pass_id": "P-1", "cashback_minor": 2000})
+    db.update_sale("eee-cashback", data={"debit": "done", "debit_minor": 2000})
+    db.update_sale("eee-cashback", status="completed", data={"delivered_minor": 0})
+
+
+def test_a_sale_paid_by_cashback_shows_the_debit(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_cashback_sale(db)
+    code, out, _ = admin(capsys, paths[0], "sales", "--search", "eee")
+    assert code == 0
+    assert out.splitlines()[0].split() == [
+        "created", "sale", "status", "product", "price", "paid", "cashback", "paid", "by",
+    ]  # fmt: skip
+    assert out.splitlines()[1].split()[2:] == [
+        "eee-cashback", "completed", "GIFT-20", "20.00", "EUR", "0.00", "EUR", "20.00", "EUR",
+        "cashback",
+    ]  # fmt: skip
+    code, out, _ = admin(capsys, paths[0], "sale", "eee-cashback")
+    assert "price 20.00 EUR, paid 0.00 EUR, cashback 20.00 EUR" in out
+    code, out, _ = admin(capsys, paths[0], "export", "--csv")
+    rows = {r["sale_id"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert (rows["eee-cashback"]["paid"], rows["eee-cashback"]["cashback_debited"]) == (
+        "0.00",
+        "20.00",
+    )
+    assert rows["eee-cashback"]["payment_methods"] == "cashback"
+    assert rows["bbb-card"]["cashback_debited"] == "0.00"
+
+
+def test_an_export_is_audited(
+    db: JournalDB, paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, _ = admin(capsys, paths[0], "export", "--csv", "--since", "2027-01-15T09:00")
+    assert code == 0
+    target = tmp_path / "sales.csv"
+    code, _, _ = admin(capsys, paths[0], "export", "--csv", "--output", str(target))
+    assert code == 0
+    exports = [a for a in reversed(db.audit()) if a.action == "sales.export"]
+    assert [a.details for a in exports] == [
+        {
+            "format": "csv",
+            "since": "2027-01-15T09:00:00+00:00",
+            "until": None,
+            "sales": 2,
+            "output": "stdout",
+        },
+        {"format": "csv", "since": None, "until": None, "sales": 3, "output": str(target)},
+    ]
+    assert all(a.actor.endswith("@admin") for a in exports)
+
+
+# -- set-pin and the config file -------------------------------------------------------------
+
+
+def test_set_pin_edits_the_target_of_a_symlinked_config(
+    db: JournalDB,
+    paths: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    _, journal = paths
+    real = tmp_path / "managed" / "kiosk-012.toml"
+    real.parent.mkdir()
+    real.write_text(CONFIG_TEXT.format(journal=journal))
+    real.chmod(0o640)
+    link = tmp_path / "kiosk-link.toml"
+    link.symlink_to(real)
+    code, _, err = set_pin(capsys, monkeypatch, link, "482916")
+    assert code == 0, err
+    assert link.is_symlink()
+    assert link.resolve() == real
+    assert verify_pin("482916", staff_pin_hash(real))
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(p.name for p in real.parent.iterdir()) == ["kiosk-012.toml"]
+
+
+def test_set_pin_reads_the_config_after_the_prompt(
+    paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = paths[0]
+
+    def prompt(text: str) -> str:
+        if text.startswith("New"):  # someone edits the file while the PIN is typed
+            with config.open("a") as f:
+                f.write('\n[kiosk]\nid = "KIOSK-777"\n')
+        return "5555"
+
+    monkeypatch.setattr(admin_module.getpass, "getpass", prompt)
+    code, _, err = admin(capsys, config, "set-pin")
+    assert code == 0, err
+    assert 'id = "KIOSK-777"' in config.read_text()
+    assert verify_pin("5555", staff_pin_hash(config))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_pin_stdin_from_a_terminal_is_asked_without_echo(
+    paths: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = paths[0]
+    prompts: list[str] = []
+
+    def prompt(text: str) -> str:
+        prompts.append(text)
+        return "2580"
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("not read this way\n"))
+    monkeypatch.setattr(admin_module.getpass, "getpass", prompt)
+    code, _, err = admin(capsys, config, "set-pin", "--pin-stdin")
+    assert code == 0, err
+    assert prompts == ["Staff PIN (4-12 digits): "]
+    assert sys.stdin.read() == "not read this way\n"
+    assert verify_pin("2580", staff_pin_hash(config))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can create files of another user")
+def test_as_root_the_journals_side_files_keep_the_kiosks_owner(
+    paths: tuple[Path, Path], db: JournalDB, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sudo kioskapp admin ...`` while the kiosk is stopped: a -wal/-shm left behind
+    owned by root would keep the kiosk (its own user) from opening its journal."""
+    from kioskapp.staff.admin import keep_owner
+
+    journal = paths[1]
+    db.close()
+    kiosk_user = 65534  # nobody
+    os.chown(journal, kiosk_user, kiosk_user)
+    for suffix in ("-wal", "-shm"):
+        side = journal.with_name(journal.name + suffix)
+        side.write_bytes(b"")  # as this process (root) creates them
+        assert side.stat().st_uid == 0
+    keep_owner(journal)
+    for suffix in ("-wal", "-shm"):
+        side = journal.with_name(journal.name + suffix)
+        assert (side.stat().st_uid, side.stat().st_gid) == (kiosk_user, kiosk_user)

@@ -11,15 +11,19 @@ from kioskapp import __version__
 from kioskapp.core.flow import Start, State
 from kioskapp.core.money import Money
 from kioskapp.staff.service import (
+    STAFF_OOS_REASON,
     AlreadyResolved,
     NoSuchRecord,
     StaffError,
     StaffService,
     cash_box_view,
     cash_check,
+    flagged_without_incident,
+    out_of_service_toggle,
+    unresolved_flagged_sales,
 )
 
-from .conftest import STAFF_PIN, Staff, with_time
+from .conftest import STAFF_PIN, Staff, record_out_of_service, with_time
 
 EUR = "EUR"
 
@@ -471,3 +475,156 @@ async def test_about_and_audit_log(staff: Staff) -> None:
     log = await staff.service.audit_log()
     assert log[0].action == "app.restart"
     assert log[0].actor == "staff@screen"
+
+
+# -- entering and leaving again, the dashboard, flagged sales, cashback -------------------
+
+
+async def test_a_cancelled_entry_puts_the_kiosk_back_as_it_was(
+    staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PIN screen closed (timed out, the kiosk stops) while the flow was being
+    taken out of service: nobody is logged in, so customers can buy again."""
+    service, watcher = staff.service, staff.watcher
+    waiting = asyncio.Event()
+
+    async def flow_not_answering() -> bool:
+        waiting.set()
+        await asyncio.Event().wait()  # until cancelled
+        return True
+
+    monkeypatch.setattr(service, "_flow_took_it", flow_not_answering)
+    entering = asyncio.ensure_future(service.login(STAFF_PIN))
+    await waiting.wait()
+    await watcher.until(
+        lambda s: s.out_of_service_reason == STAFF_OOS_REASON, "out of service for staff"
+    )
+    entering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await entering
+    assert not service.in_maintenance
+    await watcher.until_state(State.ATTRACT)
+    assert "staff.enter" not in await staff.audit_actions()
+
+
+@pytest.mark.parametrize("reason", ["restart", "quit", "shutdown"])
+async def test_leaving_because_the_app_stops_keeps_the_kiosk_out_of_service(
+    staff: Staff, monkeypatch: pytest.MonkeyPatch, reason: Any
+) -> None:
+    service, flow = staff.service, staff.runtime.flow
+    await service.enter()
+    asked = record_out_of_service(flow, monkeypatch)
+    await service.leave(reason=reason)
+    assert not service.in_maintenance
+    assert asked == []  # the flow is never told to take customers again
+    assert flow.snapshot.out_of_service_reason == STAFF_OOS_REASON
+    assert await staff.audit("staff.leave") == [{"reason": reason}]
+    # The persisted toggle is untouched: the next start puts the kiosk in service.
+    assert await staff.audit("kiosk.out_of_service") == []
+    assert not await staff.kiosk.journal.call(out_of_service_toggle, staff.kiosk.db)
+
+
+async def test_the_dashboard_asks_the_dispenser_when_the_kiosk_status_has_none(
+    staff: Staff,
+) -> None:
+    control = staff.kiosk.control
+    await control.call("POST", "/tecalis/config", {"status_reports_dispenser": False})
+    status = await staff.kiosk.devices.tecalis.kiosk_status()
+    assert "dispenser" not in {k.lower() for k in status.devices}  # as the real API
+    await control.set_dispenser(hopper=3)
+    rows = {r.name: r for r in await staff.service.dashboard()}
+    assert (rows["dispenser"].ok, rows["dispenser"].summary) == (True, "low")
+    await control.set_dispenser(hopper=0)
+    rows = {r.name: r for r in await staff.service.dashboard()}
+    assert (rows["dispenser"].ok, rows["dispenser"].summary) == (False, "empty")
+    assert rows["dispenser"].last_error == "empty"
+    await control.call("POST", "/tecalis/config", {"status_reports_dispenser": True})
+    await control.set_dispenser(hopper=20)
+    rows = {r.name: r for r in await staff.service.dashboard()}
+    assert (rows["dispenser"].ok, rows["dispenser"].summary) == (True, "Ready")
+
+
+async def test_the_dashboard_shows_what_the_flow_met_while_nobody_watched(staff: Staff) -> None:
+    k, watcher, flow = staff.kiosk, staff.watcher, staff.runtime.flow
+    await k.control.set_printer(paper="out")
+    k.clock.advance(30)
+    flow.set_out_of_service(None)  # in service, as it is: the flow re-checks its devices
+    await watcher.until(lambda s: "printer" in s.faults, "the printer flagged by the flow")
+    met_at = k.clock.time()
+    await k.control.set_printer(paper="ok")
+    k.clock.advance(30)
+    flow.set_out_of_service(None)
+    await watcher.until(lambda s: "printer" not in s.faults, "the printer in use again")
+    rows = {r.name: r for r in await staff.service.dashboard()}
+    printer = rows["printer"]
+    assert printer.ok is True
+    assert (printer.last_error, printer.last_error_at) == ("printer.paper_out", met_at)
+    # Kept in the journal: the app restarted shows it too.
+    await staff.service.stop()
+    again = StaffService(staff.runtime, config_path=None)
+    await again.start()
+    try:
+        rows = {r.name: r for r in await again.dashboard()}
+    finally:
+        await again.stop()
+    assert (rows["printer"].last_error, rows["printer"].last_error_at) == (
+        "printer.paper_out",
+        met_at,
+    )
+
+
+async def test_a_flagged_sale_without_an_incident_is_listed_and_resolved(staff: Staff) -> None:
+    db, call = staff.kiosk.db, staff.kiosk.journal.call
+    await seed_card_sale(staff, "lost-1", status="flagged")
+    await call(db.update_sale, "lost-1", data={"flagged_minor": 5000})
+    [view] = await staff.service.incidents()
+    assert (view.id, view.kind, view.status, view.sale_id, view.amount) == (
+        None,
+        "sale_flagged",
+        "open",
+        "lost-1",
+        eur(50),
+    )
+    assert (view.card_last4, view.auth_code, view.payment_method) == ("4242", "A12345", "tpv")
+    assert await call(unresolved_flagged_sales, db) == ["lost-1"]
+    with pytest.raises(StaffError, match="note"):
+        await staff.service.resolve_flagged_sale("lost-1", "  ")
+    with pytest.raises(NoSuchRecord):
+        await staff.service.resolve_flagged_sale("nope", "done")
+    resolved = await staff.service.resolve_flagged_sale("lost-1", "refunded at the acquirer")
+    assert resolved.id is not None
+    assert (resolved.status, resolved.kind, resolved.sale_id, resolved.amount) == (
+        "resolved",
+        "sale_flagged",
+        "lost-1",
+        eur(50),
+    )
+    assert (resolved.resolved_by, resolved.resolution_note) == (
+        "staff@screen",
+        "refunded at the acquirer",
+    )
+    assert await staff.service.incidents() == []
+    assert await call(flagged_without_incident, db) == []
+    assert await call(unresolved_flagged_sales, db) == []
+    assert await staff.audit("incident.resolve") == [
+        {"incident_id": resolved.id, "note": "refunded at the acquirer"}
+    ]
+    with pytest.raises(AlreadyResolved, match=f"#{resolved.id}"):
+        await staff.service.resolve_flagged_sale("lost-1", "again")
+
+
+async def test_a_sale_paid_by_cashback_says_so(staff: Staff) -> None:
+    db, call = staff.kiosk.db, staff.kiosk.journal.call
+    await call(db.create_sale, "cb-1", state="thank_you", price=eur(20), product_sku="GIFT-20")
+    await call(db.update_sale, "cb-1", data={"debit": "done", "debit_minor": 1500})
+    await call(db.update_sale, "cb-1", status="completed")
+    await seed_card_sale(staff, "card-1")
+    sales = {s.sale_id: s for s in await staff.service.sales()}
+    assert (sales["cb-1"].paid, sales["cb-1"].cashback, sales["cb-1"].methods) == (
+        eur(0),
+        Money(1500, EUR),
+        ("cashback",),
+    )
+    assert (sales["card-1"].cashback, sales["card-1"].methods) == (eur(0), ("tpv",))
+    detail = await staff.service.sale_detail("cb-1")
+    assert detail.sale.cashback == Money(1500, EUR)

@@ -123,6 +123,14 @@ class Staff:
         delivers them; the session time-out sees them), without processing events."""
         b = self.find(name)
         assert b.isEnabled(), f"staff button {name!r} is disabled"
+        self._tap(b)
+
+    def press(self, name: str) -> None:
+        """Tap a visible staff button whether or not it is enabled (a second tap of an
+        impatient hand): a disabled button ignores it."""
+        self._tap(self.find(name))
+
+    def _tap(self, b: QPushButton) -> None:
         centre = QPointF(b.rect().center())
         glob = QPointF(b.mapToGlobal(b.rect().center()))
         left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
@@ -236,8 +244,16 @@ def staff_sessions(kiosk: Kiosk, qtbot: QtBot) -> StaffSession:
             finally:
                 u.window.staff.tasks.cancel_all()
                 await staff.settle()
+                await service.stop()
 
     return session
 
 
-__all__ = ["PIN", "Staff", "StaffSession", "pin_hash", "staff_sessions", "with_pin"]
+__all__ = [
+    "PIN",
+    "Staff",
+    "StaffSession",
+    "pin_hash",
+    "staff_sessions",
+    "with_pin",
+]

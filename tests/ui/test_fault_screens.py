@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QLabel, QLineEdit, QTextEdit, QWidget
 from pytestqt.qtbot import QtBot
 
 from kioskapp.config import load_config
@@ -36,8 +37,9 @@ def slip_parts(u: Ui) -> tuple[str, str, QLabel]:
     labels = slip.findChildren(QLabel)
     [qr] = [w for w in labels if not w.pixmap().isNull()]
     caption = next(w.text() for w in labels if w.property("role") == "notice")
-    text = next(w.text() for w in labels if w.objectName() == "slip_text")
-    return caption, text, qr
+    lines = slip.findChild(QTextEdit, "slip_text")
+    assert lines is not None
+    return caption, lines.toPlainText(), qr
 
 
 async def test_an_empty_dispenser_puts_the_kiosk_out_of_service(
@@ -300,14 +302,17 @@ async def test_a_bill_reader_jam_is_explained_in_the_customers_language(ui: UiSe
         (PSEUDO, False, True),
         ("en", True, False),
         ("ja", True, False),
+        ("en", True, True),
+        ("es", True, True),
+        ("fr", True, True),
+        ("ja", True, True),
     ],
 )
 def test_the_bill_reader_jam_error_fits_the_screen(
     qtbot: QtBot, language: str, large_text: bool, printer_out: bool
 ) -> None:
     """The longest error: what happened, the voucher given back (on screen when the
-    printer is out of paper) and the stuck note kept for staff. (Large text with the
-    voucher on screen as well does not fit the error screen, whatever the error.)"""
+    printer is out of paper) and the stuck note kept for staff."""
     config = load_config(None, env={})
     samples = dict(sample_snapshots(config))
     note = Money.from_major("5", config.kiosk.currency)
@@ -326,11 +331,85 @@ def test_the_bill_reader_jam_error_fits_the_screen(
     window.show_snapshot(snap)
     settle(window)
     assert window.snap.state is State.ERROR
-    what = window.current_screen.findChild(QLabel, "error_what")
+    screen = window.current_screen
+    what = screen.findChild(QLabel, "error_what")
     assert what is not None
     assert what.isVisible()
     assert what.text() == window.texts("payment.cash_unknown")
     assert clipped(window) == []
+    slip = screen.findChild(QWidget, "slip")
+    assert slip is not None
+    assert slip.isVisible() is printer_out
+    refund = screen.findChild(QLabel, "refund")
+    assert refund is not None
+    if printer_out:  # beside the texts, its first lines readable, its QR code whole
+        assert _on_screen(slip).left() > _on_screen(refund).right()
+        lines = slip.findChild(QTextEdit, "slip_text")
+        assert lines is not None
+        assert lines.viewport().height() >= 3 * lines.fontMetrics().lineSpacing()
+        assert lines.toPlainText().startswith(config.kiosk.merchant_name)
+    else:  # the texts have the whole width
+        assert _on_screen(refund).width() > window.width() * 0.8
+
+
+def _on_screen(w: QWidget) -> QRect:
+    return QRect(w.mapTo(w.window(), QPoint(0, 0)), w.size())
+
+
+def test_a_long_slip_scrolls_and_keeps_its_qr_code_whole(qtbot: QtBot) -> None:
+    """A card receipt carries the terminal's own receipt: longer than the screen."""
+    config = load_config(None, env={})
+    snap = dict(sample_snapshots(config))["thank_you_long_slip"]
+    assert snap.slip_on_screen is not None
+    for large_text in (False, True):
+        window = KioskWindow(config)
+        qtbot.addWidget(window)
+        window.resize(*WINDOWED_SIZE)
+        window.show()
+        window.show_snapshot(replace(snap, large_text=large_text))
+        settle(window)
+        assert clipped(window) == []
+        slip = window.current_screen.findChild(QWidget, "slip")
+        assert slip is not None
+        lines = slip.findChild(QTextEdit, "slip_text")
+        assert lines is not None
+        assert lines.toPlainText() == "\n".join(snap.slip_on_screen.lines)
+        bar = lines.verticalScrollBar()
+        assert bar.isVisible()
+        assert bar.value() == 0  # from the top
+        assert bar.maximum() > 0
+        assert lines.viewport().height() >= 8 * lines.fontMetrics().lineSpacing()
+        assert _on_screen(slip).bottom() < window.height()
+        [qr] = [w for w in slip.findChildren(QLabel) if not w.pixmap().isNull()]
+        assert qr.isVisible()
+        assert qr.width() >= qr.pixmap().width()
+        assert qr.height() >= qr.pixmap().height()
+        bar.setValue(bar.maximum())  # the last line can be scrolled to
+        cursor = lines.cursorForPosition(lines.viewport().rect().bottomLeft())
+        assert cursor.block().text() == snap.slip_on_screen.lines[-1]
+
+
+def test_the_texts_take_the_whole_width_again_without_a_slip(qtbot: QtBot) -> None:
+    config = load_config(None, env={})
+    samples = dict(sample_snapshots(config))
+    window = KioskWindow(config)
+    qtbot.addWidget(window)
+    window.resize(*WINDOWED_SIZE)
+    window.show()
+    widths = []
+    for name in ("error_staff", "error_kept", "error_staff"):
+        window.show_snapshot(replace(samples[name], large_text=True))
+        settle(window)
+        assert clipped(window) == []
+        todo = window.current_screen.findChild(QLabel, "error_todo")
+        slip = window.current_screen.findChild(QWidget, "slip")
+        assert todo is not None
+        assert slip is not None
+        assert slip.isVisible() is (name == "error_staff")
+        widths.append(todo.width())
+    beside, alone, beside_again = widths
+    assert beside < window.width() * 0.65 < window.width() * 0.9 < alone
+    assert beside_again == beside
 
 
 # -- the idle warning and walking away ---------------------------------------------------

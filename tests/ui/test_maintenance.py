@@ -12,10 +12,18 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint
 
-from kioskapp.config import load_config
-from kioskapp.core.flow import State
+from kioskapp import runtime
+from kioskapp.config import Config, load_config
+from kioskapp.core.flow import FlowSnapshot, Start, State
+from kioskapp.core.journal import JournalDB
+from kioskapp.runtime import Kiosk as RunningKiosk
 from kioskapp.simulator.framework import SimServer
-from kioskapp.staff.service import STAFF_OOS_REASON
+from kioskapp.staff.service import (
+    OOS_STATE_KEY,
+    STAFF_OOS_REASON,
+    StaffService,
+    out_of_service_toggle,
+)
 from kioskapp.ui.app import (
     EXIT_RESTART,
     EXIT_STAFF_QUIT,
@@ -27,6 +35,7 @@ from kioskapp.ui.i18n import texts_for
 from kioskapp.ui.staff.gesture import CORNER_PX, HOLD_S, StaffCorner
 from kioskapp.ui.staff.mode import PIN_IDLE_S
 from tests.flow.conftest import WAIT_S, Kiosk, config_for
+from tests.staff.conftest import record_out_of_service
 from tests.ui.staff_helpers import PIN, StaffSession
 
 EN = texts_for("en")
@@ -324,7 +333,7 @@ async def test_out_of_service_reaches_the_customer_screen(staff_ui: StaffSession
 # -- restart and quit -------------------------------------------------------------------
 @pytest.mark.parametrize(("kind", "code"), [("restart", EXIT_RESTART), ("quit", EXIT_STAFF_QUIT)])
 async def test_restart_and_quit_ask_the_app_to_exit(
-    staff_ui: StaffSession, kind: str, code: int
+    staff_ui: StaffSession, kind: str, code: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with staff_ui() as (u, staff):
         asked: list[str] = []
@@ -336,6 +345,7 @@ async def test_restart_and_quit_ask_the_app_to_exit(
         staff.click("confirm:no")  # changed their mind: nothing happens
         await staff.settle()
         assert asked == []
+        flow_asked = record_out_of_service(u.flow, monkeypatch)
         staff.click(f"app:{kind}")
         await staff.confirm()
         assert asked == [kind]
@@ -343,6 +353,11 @@ async def test_restart_and_quit_ask_the_app_to_exit(
         assert actions[-1] == "staff.leave"
         assert (await staff.audit("staff.leave"))[-1].details == {"reason": kind}
         assert any(kind in a for a in actions[:-1])
+        # Until the app exits no customer can start a sale, and the staff toggle kept
+        # in the journal is unchanged (the next start applies it).
+        assert flow_asked == []
+        assert u.flow.snapshot.out_of_service_reason == STAFF_OOS_REASON
+        assert not await staff.db(out_of_service_toggle, u.kiosk.db)
         # the app turns the request into its exit status
         app = KioskApp(load_config(None, env={}), RunOptions(windowed=True), None)
         try:
@@ -367,23 +382,134 @@ def test_restart_reexecutes_only_outside_systemd(monkeypatch: pytest.MonkeyPatch
     assert calls == [(sys.executable, list(sys.orig_argv))]
 
 
-async def test_the_app_wires_maintenance_mode_and_exits_for_a_restart(
-    sim: SimServer, tmp_path: Path
+async def test_restart_waits_for_the_staff_actions_still_running(
+    staff_ui: StaffSession,
 ) -> None:
-    """KioskApp.main as `kioskapp` runs it: the staff service handed to the window, the
-    staff toggle applied before the first customer, and staff's restart → status 75."""
+    async with staff_ui() as (u, staff):
+        await staff.login()
+        order: list[str] = []
+        u.window.exit_requested.connect(order.append)
+        release = asyncio.Event()
+
+        async def refill_when_released() -> None:
+            await release.wait()
+            await staff.service.record_refill(5)
+            order.append("refill")
+
+        staff.mode.tasks.start(refill_when_released(), "refill")
+        exiting = asyncio.ensure_future(staff.mode.exit_app("restart"))
+        for _ in range(20):  # journal round trips: the exit goes as far as it may
+            await staff.db(lambda: None)
+        assert order == []
+        assert not exiting.done()
+        release.set()
+        await exiting
+        assert order == ["refill", "restart"]
+        actions = [r.action for r in await staff.audit()]
+        assert actions[-3:] == ["hopper.refill", "app.restart", "staff.leave"]
+
+
+def app_config(sim: SimServer, tmp_path: Path) -> Config:
+    """The kiosk's config on the simulators, its journal in ``tmp_path``, no speech."""
     config = config_for(sim, tmp_path)
-    config = replace(config, ui=replace(config.ui, speech=False))
+    return replace(config, ui=replace(config.ui, speech=False))
+
+
+async def start_app(
+    app: KioskApp, ready: asyncio.Event
+) -> tuple[asyncio.Future[int], StaffService]:
+    """KioskApp.main running until its flow runs (``ready``); its staff service."""
+    main = asyncio.ensure_future(app.main())
+    await asyncio.wait_for(ready.wait(), WAIT_S)
+    service = app.window.staff.service
+    assert service is not None
+    assert service.kiosk is app.kiosk
+    return main, service
+
+
+async def test_a_stop_in_maintenance_mode_finishes_the_action_and_audits_the_leave(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (or the watchdog) while staff are in maintenance mode: the staff action
+    that runs finishes, and staff.leave (reason "shutdown") is audited, before the
+    kiosk and its journal close."""
+    config = app_config(sim, tmp_path)
     ready = asyncio.Event()
     options = RunOptions(windowed=True, on_ready=lambda _kiosk, _window: ready.set())
     app = KioskApp(config, options, None)
     try:
-        main = asyncio.ensure_future(app.main())
-        await asyncio.wait_for(ready.wait(), WAIT_S)
-        service = app.window.staff.service
-        assert service is not None
-        assert service.kiosk is app.kiosk
+        main, service = await start_app(app, ready)
+        await service.enter()
+        release = asyncio.Event()
+
+        async def refill_when_released() -> None:
+            await release.wait()
+            await service.record_refill(7)
+
+        app.window.staff.tasks.start(refill_when_released(), "refill")
+        stopping = app.systemd.stopping
+
+        def stopping_then_release() -> None:
+            stopping()
+            release.set()  # the action goes on only once the app is stopping
+
+        monkeypatch.setattr(app.systemd, "stopping", stopping_then_release)
+        app.request_stop()  # what SIGTERM and SIGINT do
+        assert await asyncio.wait_for(main, WAIT_S) == 0
+    finally:
+        app.window.close()
+        app.window.deleteLater()
+    db = JournalDB(config.journal.path, existing="read")
+    try:
+        audit = [(r.action, r.details) for r in reversed(db.audit())]
+    finally:
+        db.close()
+    assert audit[-2:] == [("hopper.refill", {"cards": 7}), ("staff.leave", {"reason": "shutdown"})]
+
+
+async def test_the_app_wires_maintenance_mode_and_exits_for_a_restart(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KioskApp.main as `kioskapp` runs it: the staff service handed to the window, the
+    staff toggle applied before the first customer, and staff's restart → status 75."""
+    config = app_config(sim, tmp_path)
+    db = JournalDB(config.journal.path)  # staff left the kiosk out of service, then it stopped
+    try:
+        db.set_state(OOS_STATE_KEY, {"on": True})
+    finally:
+        db.close()
+    ready = asyncio.Event()
+    shown = asyncio.Event()
+    seen: list[FlowSnapshot] = []
+
+    def watch(snap: FlowSnapshot) -> None:
+        seen.append(snap)
+        if snap.state is State.OUT_OF_SERVICE:
+            shown.set()
+
+    opened = runtime.open_kiosk
+
+    async def open_and_watch(config: Config) -> RunningKiosk:
+        kiosk = await opened(config)
+        kiosk.flow.on_change(watch)  # before the flow runs: every screen it shows is seen
+        kiosk.flow.submit(Start())  # a customer taps the attract screen at once
+        return kiosk
+
+    monkeypatch.setattr(runtime, "open_kiosk", open_and_watch)
+    options = RunOptions(windowed=True, on_ready=lambda _kiosk, _window: ready.set())
+    app = KioskApp(config, options, None)
+    try:
+        main, service = await start_app(app, ready)
         assert service.actor == "staff@screen"
+        await asyncio.wait_for(shown.wait(), WAIT_S)
+        assert service.out_of_service()
+        # The flow's first check of the kiosk found it out of service for staff: the
+        # customer's tap, waiting for it, started no sale.
+        assert {s.state for s in seen} <= {State.ATTRACT, State.OUT_OF_SERVICE}
+        reasons = [s.out_of_service_reason for s in seen if s.state is State.OUT_OF_SERVICE]
+        assert reasons[0] == STAFF_OOS_REASON
+        assert app.kiosk is not None
+        assert app.kiosk.flow.state is State.OUT_OF_SERVICE
         app.window.exit_requested.emit("restart")
         assert await asyncio.wait_for(main, WAIT_S) == EXIT_RESTART
         assert app.window.staff.service is None  # detached when the kiosk stopped

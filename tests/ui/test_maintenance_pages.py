@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit
 
 from kioskapp.core.flow import State
 from kioskapp.core.money import Money
+from kioskapp.ui.staff.common import when
 from kioskapp.ui.staff.pages import DashboardPage
 from tests.flow.conftest import Kiosk
 from tests.ui.conftest import Ui
@@ -138,13 +139,14 @@ async def test_collect_cannot_be_submitted_twice(staff_ui: StaffSession, kiosk: 
         await staff.open("cash")
         staff.click("cash:collect")
         staff.click("confirm:yes")  # the collection runs...
-        page = staff.mode.pages["cash"]
-        assert page.working
-        assert not staff.find("cash:collect").isEnabled()
+        assert staff.mode.pages["cash"].working
         assert staff.label("cash:busy_text").text().startswith("Recording the collection")
-        page.run(page.load, "again")  # a second run is refused while one runs
+        staff.press("cash:collect")  # ...and Collect is pressed again meanwhile
+        if staff.visible("confirm:yes"):  # (were it asked again, staff would say yes)
+            staff.click("confirm:yes")
         await staff.settle()
-        assert len(await staff.audit("cash.collect")) == 1
+        assert [a.details["total_minor"] for a in await staff.audit("cash.collect")] == [2000]
+        assert len(await staff.audit("cash.collection_slip")) == 1
         assert staff.find("cash:collect").isEnabled()
 
 
@@ -326,6 +328,57 @@ async def test_an_incident_is_listed_and_resolved_with_a_note(
         staff.click("incidents:show_all")
         await staff.settle()
         assert "resolved" in staff.find("incidents:row0").text()
+
+
+async def test_a_flagged_sale_without_an_incident_is_listed_and_resolved(
+    staff_ui: StaffSession, kiosk: Kiosk
+) -> None:
+    sale_id = "7c1d0b2e-0000-4000-8000-000000000002"
+    await kiosk.journal.call(kiosk.db.create_sale, sale_id, state="dispensing", price=eur(20))
+    await kiosk.journal.call(
+        kiosk.db.update_sale, sale_id, status="flagged", data={"flagged_minor": 2000}
+    )
+    async with staff_ui() as (_u, staff):
+        await staff.login()
+        assert "Open incidents: 1." in staff.text("menu:summary")
+        await staff.open("incidents")
+        row = staff.find("incidents:row0")
+        assert row.text().startswith("#— · sale_flagged · 20.00 EUR · open · sale 7c1d0b2e")
+        staff.click("incidents:row0")
+        await staff.settle()
+        assert "none recorded (a flagged sale)" in staff.page_text()
+        staff.click("incidents:to_resolve")
+        assert staff.text("incidents:resolving").startswith(f"Resolve flagged sale {sale_id}")
+        staff.click("incidents:preset2")
+        staff.click("incidents:resolve")
+        await staff.settle()
+        [resolve] = await staff.audit("incident.resolve")
+        assert resolve.actor == "staff@screen"
+        assert resolve.details["note"] == "Checked with the provider: nothing to do."
+        number = resolve.details["incident_id"]
+        assert staff.text("incidents:message") == f"Incident #{number} resolved."
+        staff.click("incidents:back")
+        await staff.settle()
+        assert staff.text("incidents:empty") == "No open incidents."
+        [incident] = await staff.db(kiosk.db.sale_incidents, sale_id)
+        assert (incident.id, incident.status, incident.kind) == (number, "resolved", "sale_flagged")
+
+
+async def test_the_dashboard_says_what_a_sale_met_while_nobody_watched(
+    staff_ui: StaffSession, kiosk: Kiosk
+) -> None:
+    async with staff_ui() as (u, staff):
+        await kiosk.control.set_printer(paper="out")
+        await cash_sale(u, "GIFT-20", 20)  # its receipt did not print (shown on screen)
+        met_at = u.kiosk.clock.time()
+        await kiosk.control.set_printer(paper="ok")
+        u.kiosk.clock.advance(90)
+        await staff.login()
+        await staff.open("dashboard")
+        assert staff.text("dashboard:printer:3").splitlines() == [
+            "The printer is out of paper.",
+            when(met_at, u.kiosk.clock.time()),
+        ]
 
 
 # -- recent sales -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -100,8 +101,15 @@ async def test_a_click_becomes_an_intent_and_the_new_state_is_drawn(ui: UiSessio
 
 
 @pytest.fixture
-def app_config() -> Config:
-    return load_config(None, env={"KIOSKAPP_UI__SPEECH": "false"})
+def app_config(tmp_path: Path) -> Config:
+    """The defaults, with the state (journal) under the test's own directory: never the
+    host's /var/lib/kioskapp."""
+    env = {
+        "KIOSKAPP_UI__SPEECH": "false",
+        "KIOSKAPP_KIOSK__STATE_DIR": str(tmp_path / "state"),
+        "KIOSKAPP_JOURNAL__PATH": str(tmp_path / "state" / "journal.sqlite3"),
+    }
+    return load_config(None, env=env)
 
 
 async def test_the_app_opens_the_kiosk_as_soon_as_the_first_frame_is_painted(

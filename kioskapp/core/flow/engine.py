@@ -2016,7 +2016,19 @@ class Flow:
             )
             sale.compensated += compensation.amount
             if compensation.amount < taken:
-                sale.flagged += taken - compensation.amount
+                short = taken - compensation.amount
+                await self._incident(
+                    "compensation_failed",
+                    f"{record.method} payment of {taken}: only {compensation.amount} given "
+                    f"back; refund the other {short}",
+                    amount=short,
+                    payment_key=record.key,
+                    reference=record.reference,
+                    auth_code=result.auth_code,
+                    card_last4=result.card_last4,
+                    detail=compensation.detail,
+                )
+                sale.flagged += short
             if compensation.kind == "voucher":
                 vouchers += 1
                 await self._issue_voucher(result, compensation)

@@ -12,9 +12,14 @@ screens, the session time-out and the way back to the customers.
 * "Log out", or no touch or key for ``staff.session_timeout_s`` (on the kiosk's
   clock) → ``service.leave`` and the customer screens again. The PIN screen left
   alone closes after :data:`PIN_IDLE_S`.
-* Restart / quit the app → ``service.record_app_exit`` and ``service.leave``, then
-  :attr:`StaffMode.exit_requested` with ``"restart"`` or ``"quit"`` (the app stops
-  the kiosk in order and exits with the matching status).
+* Restart / quit the app → the staff actions still running finish,
+  ``service.record_app_exit`` and ``service.leave`` (the kiosk stays out of
+  service until the app exits), then :attr:`StaffMode.exit_requested` with
+  ``"restart"`` or ``"quit"`` (the app stops the kiosk in order and exits with the
+  matching status).
+* The app stops for another reason (SIGTERM, the watchdog, a crash):
+  :meth:`StaffMode.shutdown` lets the running staff actions finish and, if staff
+  were in maintenance mode, leaves it with reason "shutdown" (audited).
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds (kiosk clock) the PIN screen stays up without a touch.
 PIN_IDLE_S = 60.0
+#: Seconds a stopping app waits for running staff actions before cancelling them.
+STOP_WAIT_S = 30.0
 
 Phase = Literal["closed", "pin", "maintenance", "leaving"]
 
@@ -158,6 +165,7 @@ class StaffMode(QObject):
         self._last_input = 0.0
         self._timer: TimerHandle | None = None
         self._leaving: asyncio.Task[None] | None = None
+        self._stopping = False
         self._input = _InputWatch(self)
         #: (high contrast, large text) of the customer window, for the staff style.
         self.style_key: tuple[bool, bool] = (False, False)
@@ -168,13 +176,39 @@ class StaffMode(QObject):
         if service is not self.service:
             self._drop_pages()
         self.service = service
+        self._stopping = False
         self.corner.now = service.kiosk.clock.monotonic
 
     def detach(self) -> None:
-        """The kiosk stops: drop timers and tasks (the service goes with the kiosk)."""
+        """The kiosk stops: drop timers and tasks (the service goes with the kiosk).
+        Await :meth:`shutdown` first: it lets running staff actions finish."""
         self._cancel_timer()
         self.tasks.cancel_all()
         self.service = None
+
+    async def shutdown(self) -> None:
+        """The app stops (before the kiosk closes): the staff actions still running
+        finish (at most :data:`STOP_WAIT_S`, then they are cancelled); staff still in
+        maintenance mode leave it with reason "shutdown" (audited; the kiosk stays
+        out of service), and the service stops watching the flow."""
+        service = self.service
+        self._stopping = True
+        self._cancel_timer()
+        if self.page is not None:
+            self.page.closed()  # no new refreshes
+        try:
+            async with asyncio.timeout(STOP_WAIT_S):
+                await self.tasks.wait_idle()
+        except TimeoutError:
+            log.warning("maintenance: staff actions still running after %g s; cancelled",
+                        STOP_WAIT_S)  # fmt: skip
+            self.tasks.cancel_all()
+        if service is None:
+            return
+        if service.in_maintenance:
+            log.warning("maintenance: the app stops while staff are in maintenance mode")
+            await service.leave(reason="shutdown")
+        await service.stop()
 
     def _drop_pages(self) -> None:
         for page in self.pages.values():
@@ -242,7 +276,7 @@ class StaffMode(QObject):
         if service is None:
             log.info("maintenance: corner gesture before the kiosk started; ignored")
             return
-        if self.active:
+        if self.active or self._stopping:
             return
         if not service.can_enter():
             log.info(
@@ -321,14 +355,17 @@ class StaffMode(QObject):
             self._close()
 
     async def exit_app(self, kind: AppExit) -> None:
-        """Restart or quit the app (already confirmed on the page)."""
+        """Restart or quit the app (already confirmed on the page): the other staff
+        actions still running finish first (as when staff log out); the kiosk stays
+        out of service until the app exits."""
         service = self.service
         if service is None:
             return
         log.warning("maintenance: staff asked to %s the app", kind)
+        self._cancel_timer()
+        await self.tasks.wait_idle()
         await service.record_app_exit(kind)
         await service.leave(reason=kind)
-        self._cancel_timer()
         self.exit_requested.emit(kind)
 
     def _close(self) -> None:

@@ -202,10 +202,17 @@ class DashboardPage(StaffPage):
         self.fault_rows: dict[str, QWidget] = {}
         self.updated = label("muted", center=False)
         self.updated.setObjectName("dashboard:updated")
+        self.help = label("muted", center=False)
+        self.help.setObjectName("dashboard:help")
+        self.help.setText(
+            "Last error: the latest problem the device's answers, a staff action or a "
+            "customer's sale met, and when (kept across restarts of the app)."
+        )
         self.refresh = self.action("Refresh now", "refresh")
         self.refresh.clicked.connect(lambda: self.run(self.load, "Asking every device…"))
         lay = _page_layout()
         lay.addWidget(self.table)
+        lay.addWidget(self.help)
         lay.addWidget(self.faults_title)
         lay.addLayout(self.faults_box)
         lay.addStretch(1)
@@ -275,7 +282,9 @@ class DashboardPage(StaffPage):
             set_text(badge, text)
             set_text(summary, row.summary)
             if row.last_error:
-                set_text(error, f"{row.last_error}\n{when(row.last_error_at, now)}")
+                # The device's words, or one of the flow's message keys.
+                text = TEXTS.get(row.last_error, row.last_error)
+                set_text(error, f"{text}\n{when(row.last_error_at, now)}")
             else:
                 set_text(error, "none")
             set_text(good, when(row.last_ok_at, now) if row.last_ok_at else "—")
@@ -679,10 +688,15 @@ RESOLUTION_NOTES = (
 )
 
 
+def _number(i: IncidentView) -> str:
+    """``#12``; ``#—`` for a flagged sale that has no incident recorded."""
+    return "#—" if i.id is None else f"#{i.id}"
+
+
 def incident_row(i: IncidentView, now: float) -> str:
     where = f" · sale {i.sale_id[:8]}" if i.sale_id else ""
     return (
-        f"#{i.id} · {i.kind} · {_money(i.amount)} · {i.status}{where}\n"
+        f"{_number(i)} · {i.kind} · {_money(i.amount)} · {i.status}{where}\n"
         f"{when(i.created_at, now)} · {i.summary}"
     )
 
@@ -830,8 +844,9 @@ class IncidentsPage(StaffPage):
     def _show(self, i: IncidentView) -> None:
         self.current = i
         now = self.service.kiosk.clock.time()
+        number = "none recorded (a flagged sale)" if i.id is None else f"#{i.id}"
         rows = [
-            ("Incident", f"#{i.id} ({i.kind})"),
+            ("Incident", f"{number} ({i.kind})"),
             ("Status", i.status),
             ("Opened", when(i.created_at, now)),
             ("What happened", i.summary),
@@ -857,7 +872,8 @@ class IncidentsPage(StaffPage):
         i = self.current
         if i is None:
             return
-        set_text(self.resolving, f"Resolve incident #{i.id} ({i.kind}, {_money(i.amount)}):"
+        what = f"incident #{i.id}" if i.id is not None else f"flagged sale {i.sale_id}"
+        set_text(self.resolving, f"Resolve {what} ({i.kind}, {_money(i.amount)}):"
                                  " say what was done")  # fmt: skip
         self.note.clear()
         self.clear_message()
@@ -871,7 +887,11 @@ class IncidentsPage(StaffPage):
 
         async def work() -> Outcome:
             try:
-                resolved = await self.service.resolve(incident.id, note)
+                if incident.id is not None:
+                    resolved = await self.service.resolve(incident.id, note)
+                else:  # a flagged sale without an incident: recorded as one, resolved
+                    assert incident.sale_id is not None
+                    resolved = await self.service.resolve_flagged_sale(incident.sale_id, note)
             except StaffError as exc:
                 return False, str(exc)
             self._show(resolved)
@@ -890,9 +910,10 @@ HEX_KEYS = "0123456789abcdef-"
 def sale_row(s: SaleView, now: float) -> str:
     product = s.product_name or s.product_sku or "no product"
     methods = "+".join(s.methods) or "no payment"
+    cashback = f" + cashback {s.cashback}" if s.cashback.minor else ""
     return (
         f"{s.sale_id[:8]} · {s.status} · {product} · {s.price}\n"
-        f"{when(s.created_at, now)} · paid {s.paid} ({methods})"
+        f"{when(s.created_at, now)} · paid {s.paid}{cashback} ({methods})"
     )
 
 
@@ -1040,6 +1061,7 @@ class SalesPage(StaffPage):
                 ("Product", f"{s.product_name or '—'} ({s.product_sku or '—'})"),
                 ("Price", str(s.price)),
                 ("Paid", str(s.paid)),
+                ("Cashback debited", str(s.cashback) if s.cashback.minor else "—"),
                 ("Started", when(s.created_at, now)),
                 ("Last change", when(s.updated_at, now)),
             ],
