@@ -34,7 +34,7 @@ from PySide6.QtCore import QSocketNotifier, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from kioskapp.config import Config
+from kioskapp.config import Config, env_var_name
 from kioskapp.ui.collector import QtThreadCollector
 from kioskapp.ui.speech import Speaker
 from kioskapp.ui.watchdog import ServiceLink
@@ -56,6 +56,8 @@ EXIT_RESTART = 75
 EXIT_STAFF_QUIT = 3
 #: What staff asked for in maintenance mode → the exit status.
 STAFF_EXIT_CODES = {"restart": EXIT_RESTART, "quit": EXIT_STAFF_QUIT}
+#: The staff PIN of ``kioskapp --simulate`` when its config sets none (demos).
+DEMO_STAFF_PIN = "1234"
 #: Seconds between attempts to start a kiosk that could not start.
 START_RETRY_S = 30.0
 #: Seconds start-up waits for the first frame before opening the kiosk anyway.
@@ -442,14 +444,26 @@ def main_simulate(config: Config, config_path: Path | None, options: RunOptions)
         print(f"kioskapp: {exc}", file=sys.stderr)
         return 1
     try:
-        kiosk_config = simulation_config(
-            config_path, os.environ, base, default_simulation_state_dir()
-        )
+        state_dir = default_simulation_state_dir()
+        kiosk_config = simulation_config(config_path, os.environ, base, state_dir)
         print(
             f"kioskapp: simulators on {base} (control API {base}/_sim/); "
             f"journal in {kiosk_config.journal.path}",
             flush=True,
         )
+        if not kiosk_config.staff.pin_hash:
+            # A demo needs a way into maintenance mode: a known PIN, for simulation only
+            # (the installed kiosk's config has none until `kioskapp admin set-pin`).
+            from kioskapp.staff.pin import hash_pin
+
+            env = dict(os.environ)
+            env[env_var_name("staff", "pin_hash")] = hash_pin(DEMO_STAFF_PIN)
+            kiosk_config = simulation_config(config_path, env, base, state_dir)
+            print(
+                f"kioskapp: maintenance mode: hold the top-left corner 3 s, staff PIN "
+                f"{DEMO_STAFF_PIN} (simulation only; set one with `kioskapp admin set-pin`)",
+                flush=True,
+            )
         if options.config_path is None:
             options = replace(options, config_path=config_path)
         code = run(kiosk_config, options, sims=sims)

@@ -152,7 +152,7 @@ async def test_pin_digits_can_be_typed_on_a_keyboard(staff_ui: StaffSession) -> 
         for digit in PIN:
             u.key(Qt.Key(Qt.Key.Key_0.value + int(digit)), digit)
         assert len(staff.widget("pin:digits").property("text")) == len(PIN)
-        staff.click("pin:ok")
+        u.key(Qt.Key.Key_Return)  # Enter sends the PIN typed (not a click on a digit key)
         await staff.settle()
         assert staff.phase == "maintenance"
 

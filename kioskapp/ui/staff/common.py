@@ -382,6 +382,8 @@ class NumberPad(QWidget):
         text = event.text()
         if len(text) == 1 and text.isdigit():
             self.type_digit(text)
+            # Enter next sends what was typed (Enter clicks the focused key).
+            self.ok.setFocus(Qt.FocusReason.OtherFocusReason)
             return True
         if event.key() == Qt.Key.Key_Backspace:
             self.delete_digit()
