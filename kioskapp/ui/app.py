@@ -34,7 +34,7 @@ from PySide6.QtCore import QSocketNotifier, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from kioskapp.config import Config, env_var_name
+from kioskapp.config import Config
 from kioskapp.ui.collector import QtThreadCollector
 from kioskapp.ui.speech import Speaker
 from kioskapp.ui.watchdog import ServiceLink
@@ -454,11 +454,11 @@ def main_simulate(config: Config, config_path: Path | None, options: RunOptions)
         if not kiosk_config.staff.pin_hash:
             # A demo needs a way into maintenance mode: a known PIN, for simulation only
             # (the installed kiosk's config has none until `kioskapp admin set-pin`).
+            from kioskapp.config import Secret
             from kioskapp.staff.pin import hash_pin
 
-            env = dict(os.environ)
-            env[env_var_name("staff", "pin_hash")] = hash_pin(DEMO_STAFF_PIN)
-            kiosk_config = simulation_config(config_path, env, base, state_dir)
+            staff = replace(kiosk_config.staff, pin_hash=Secret(hash_pin(DEMO_STAFF_PIN)))
+            kiosk_config = replace(kiosk_config, staff=staff)
             print(
                 f"kioskapp: maintenance mode: hold the top-left corner 3 s, staff PIN "
                 f"{DEMO_STAFF_PIN} (simulation only; set one with `kioskapp admin set-pin`)",
