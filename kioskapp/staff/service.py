@@ -1535,6 +1535,10 @@ class StaffService:
             cfg.kiosk.currency,
         )
 
+    async def audit_log(self, limit: int = 200) -> list[AuditRow]:
+        """The audit log, newest first."""
+        return await self._j(self._db.audit, limit=max(1, min(int(limit), 10_000)))
+
 
 # -- the day's totals (end-of-day slip) ---------------------------------------------------------
 
